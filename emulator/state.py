@@ -157,7 +157,11 @@ class Instance:
     status: str = "Running"  # "Running", "Stopped", "Deleted"
     deletion_time: datetime | None = None
     created_by_key: str | None = None
-    hourly_price: float = 0.0
+    hourly_price: float = 0.0  # CNY per started hour, fixed at creation
+    zone_id: str = ""
+    # Other RunInstances settings that DescribeInstances returns (Description,
+    # SecurityGroupIds, VSwitchId, PrivateIpAddress, PublicIpAddress, ...).
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -197,6 +201,9 @@ class Cloud:
     # values ("__time__", "__topic__", "__source__", "event" = the record as JSON text).
     # A trail's logstore gets every event recorded while the trail is logging.
     sls_logs: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # CNY available before the emulated instances' charges; QueryAccountBalance
+    # subtracts what they have accrued.
+    account_balance: float = 10000.0
     id_counter: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
