@@ -136,10 +136,18 @@ class Trail:
     sls_project: str | None
     sls_project_arn: str | None
     create_time: datetime
-    status: str = "Enable"  # "Enable" or "Disable" (logging stopped)
+    # "Enable" (logging), "Disable" (logging stopped) or "Fresh" (created through
+    # CreateTrail and never started). Only an "Enable" trail delivers to SLS.
+    status: str = "Enable"
     event_rw: str = "All"
     start_logging_time: datetime | None = None
     stop_logging_time: datetime | None = None
+    update_time: datetime | None = None
+    trail_region: str = "All"
+    sls_write_role_arn: str = ""
+    oss_bucket_name: str = ""
+    oss_key_prefix: str = ""
+    oss_write_role_arn: str = ""
 
     @property
     def logstore(self) -> str:
@@ -206,6 +214,9 @@ class Cloud:
     account_balance: float = 10000.0
     id_counter: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Derived state of a service (indexes, caches, emulator settings) by service
+    # name, such as "actiontrail" or "sls". The service rebuilds it when missing.
+    service_state: dict[str, Any] = field(default_factory=dict)
 
     def next_id(self) -> int:
         """Return a number unique within this account, for building resource ids."""
