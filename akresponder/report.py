@@ -167,6 +167,31 @@ class Coverage(_Model):
     sources: list[CoverageEntry] = Field(default_factory=list)
 
 
+class AuditSummary(_Model):
+    """What LookupEvents returned for the key over the look-back window."""
+
+    events: int = 0
+    first_event_at: datetime | None = None
+    last_event_at: datetime | None = None
+    by_event_name: dict[str, int] = Field(default_factory=dict)
+    by_region: dict[str, int] = Field(default_factory=dict)
+    by_source_ip: dict[str, int] = Field(default_factory=dict)
+    write_events: int = 0
+    write_event_names: dict[str, int] = Field(default_factory=dict)
+    error_events: int = 0
+    by_error_code: dict[str, int] = Field(default_factory=dict)
+
+
+class BillingSummary(_Model):
+    """Spend in the billing cycles that the incident window touches (BSS)."""
+
+    billing_cycles: list[str] = Field(default_factory=list)
+    currency: str | None = None
+    total: float = 0.0
+    by_region: dict[str, float] = Field(default_factory=dict)
+    by_product: dict[str, float] = Field(default_factory=dict)
+
+
 class Timings(_Model):
     started_at: datetime
     finished_at: datetime | None = None
@@ -202,6 +227,8 @@ class Report(_Model):
     actions: list[Action] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     related_credentials: list[RelatedCredential] = Field(default_factory=list)
+    audit: AuditSummary | None = None
+    billing: BillingSummary | None = None
     coverage: Coverage = Field(default_factory=Coverage)
     timings: Timings
     responder: Responder = Field(default_factory=Responder)
