@@ -127,6 +127,9 @@ class StsSession:
     session_name: str
     expiration: datetime
     issued_by: str  # AccessKey ID of the caller of AssumeRole
+    # The session policy passed to AssumeRole, if any. The session may do only what
+    # both the role's policies and this document allow.
+    policy: str | None = None
 
 
 @dataclass
