@@ -215,6 +215,9 @@ class Cloud:
     # CNY available before the emulated instances' charges; QueryAccountBalance
     # subtracts what they have accrued.
     account_balance: float = 10000.0
+    # Emulator switches set through /__emu/config that services read, such as
+    # "sls_incomplete_polls"; see emulator/control.py for the accepted names.
+    settings: dict[str, Any] = field(default_factory=dict)
     id_counter: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
     # Derived state of a service (indexes, caches, emulator settings) by service

@@ -1,0 +1,58 @@
+"""SDK clients for the emulator, built the way product code builds them.
+
+The credentials below are the test values of tests/scenarios/basic.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.testing import pop_config, sls_client
+
+RESPONDER = ("LTAI5tRESPONDER000000001", "rsSecretResponderKey000000000001")
+APP_BACKEND = ("LTAI5tAPPBACKEND00000001", "abSecretAppBackendKey00000000001")
+CI_DEPLOY_A = ("LTAI5tCIDEPLOY000000001A", "ciSecretCiDeployKeyA000000000001")
+CI_DEPLOY_B = ("LTAI5tCIDEPLOY000000002B", "ciSecretCiDeployKeyB000000000002")
+ROOT = ("LTAI5tROOTACCOUNT0000001", "rtSecretRootAccountKey0000000001")
+SLS_PROJECT = "audit-1234567890123456"
+TRAIL_LOGSTORE = "actiontrail_main"
+
+
+def _endpoint(emu: Any) -> str:
+    return emu.endpoint if hasattr(emu, "endpoint") else str(emu)
+
+
+def ram_client(emu: Any, key_id: str, secret: str, **kwargs: Any):
+    """A RAM 2015-05-01 client; ``kwargs`` go to ``pop_config`` (security_token, ...)."""
+    from alibabacloud_ram20150501.client import Client
+
+    return Client(pop_config(_endpoint(emu), key_id, secret, **kwargs))
+
+
+def sts_client(emu: Any, key_id: str, secret: str, **kwargs: Any):
+    from alibabacloud_sts20150401.client import Client
+
+    return Client(pop_config(_endpoint(emu), key_id, secret, **kwargs))
+
+
+def actiontrail_client(emu: Any, key_id: str, secret: str, **kwargs: Any):
+    from alibabacloud_actiontrail20200706.client import Client
+
+    return Client(pop_config(_endpoint(emu), key_id, secret, **kwargs))
+
+
+def bss_client(emu: Any, key_id: str, secret: str, **kwargs: Any):
+    from alibabacloud_bssopenapi20171214.client import Client
+
+    return Client(pop_config(_endpoint(emu), key_id, secret, **kwargs))
+
+
+def ecs_client(emu: Any, key_id: str, secret: str, **kwargs: Any):
+    from alibabacloud_ecs20140526.client import Client
+
+    return Client(pop_config(_endpoint(emu), key_id, secret, **kwargs))
+
+
+def log_client(emu: Any, key_id: str, secret: str, **kwargs: Any):
+    """An SLS ``LogClient``; ``kwargs`` go to ``sls_client`` (auth_version, ...)."""
+    return sls_client(_endpoint(emu), key_id, secret, **kwargs)
