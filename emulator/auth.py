@@ -1,15 +1,16 @@
 """Request authentication: signature checks and caller resolution.
 
-Four signature schemes reach the emulator. POP products (RAM, STS, ActionTrail, BSS, ECS)
-use ACS3-HMAC-SHA256 in the ``Authorization`` header, which is the default of the Tea SDKs,
-or the legacy RPC HMAC-SHA1 signature in the query (``Config(signature_algorithm="v2")``).
-SLS uses its own ``LOG <id>:<sig>`` (v1, HMAC-SHA1) or ``SLS4-HMAC-SHA256`` (v4) schemes.
+Four signature schemes reach the emulator. POP products (RAM, STS, ActionTrail, BSS,
+ECS) use ACS3-HMAC-SHA256 in the ``Authorization`` header, which is the default of the
+Tea SDKs, or the legacy RPC HMAC-SHA1 signature in the query
+(``Config(signature_algorithm="v2")``). SLS uses its own ``LOG <id>:<sig>`` (v1,
+HMAC-SHA1) or ``SLS4-HMAC-SHA256`` (v4) schemes.
 
 The checks run in the order of the real gateway: parse the signature, look up the key,
 compare the signature in constant time, then key status, security token, timestamp skew
 and nonce replay. The timestamp skew is measured against the host's wall clock, not the
-emulated clock, because SDKs sign with the host clock while a scenario may set the emulated
-clock to any date.
+emulated clock, because SDKs sign with the host clock while a scenario may set the
+emulated clock to any date.
 """
 
 from __future__ import annotations
@@ -272,7 +273,8 @@ def _check_skew(signed_at: datetime, options: AuthOptions) -> None:
     skew = abs(time.time() - signed_at.timestamp())
     if skew > MAX_SKEW_SECONDS:
         raise InvalidTimeStampExpired(
-            f"Specified time stamp or date value is expired: {signed_at:%Y-%m-%dT%H:%M:%SZ} "
+            "Specified time stamp or date value is expired: "
+            f"{signed_at:%Y-%m-%dT%H:%M:%SZ} "
             f"is {int(skew)} s away from the server time; the limit is "
             f"{MAX_SKEW_SECONDS} s. Synchronise the client clock."
         )
@@ -513,7 +515,8 @@ def authenticate_sls(
     """Verify an SLS request's v1 or v4 signature and return the caller.
 
     Raises ``SlsError`` with SLS's own codes (Unauthorized, SignatureNotMatch,
-    RequestTimeTooSkewed), or ``AuthenticationFailed`` wrapping one once the key resolved.
+    RequestTimeTooSkewed), or ``AuthenticationFailed`` wrapping one once the key
+    resolved.
     """
     authorization = (request.header("authorization") or "").strip()
     if authorization.startswith("LOG "):
@@ -552,7 +555,8 @@ def authenticate_sls(
         raise SlsError(
             "SignatureNotMatch",
             401,
-            f"signature {signature} not match; server string to sign is: {string_to_sign!r}",
+            f"signature {signature} not match; server string to sign is: "
+            f"{string_to_sign!r}",
         )
     caller = resolve_caller(cloud, key)
     try:
@@ -594,7 +598,8 @@ def _check_sls_security_token(cloud: Cloud, key: AccessKey, token: str | None) -
         raise SlsError(
             "Unauthorized",
             401,
-            f"The security token you provided is invalid for AccessKeyId {key.access_key_id}.",
+            "The security token you provided is invalid for AccessKeyId "
+            f"{key.access_key_id}.",
         )
     if cloud.now() >= session.expiration:
         raise SlsError(

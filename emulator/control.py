@@ -1,10 +1,10 @@
 """The control plane under ``/__emu/``: unsigned JSON endpoints for tests and demos.
 
-``GET /__emu/health``, ``GET|POST /__emu/clock`` (``{"advance_seconds": N}``),
-``GET /__emu/state`` (the account without any secret), ``GET|DELETE /__emu/requests``
+``GET /__emu/health``, ``GET|POST /__emu/clock`` (``{"advance_seconds": N}``), ``GET
+/__emu/state`` (the account without any secret), ``GET|DELETE /__emu/requests``
 (``?since=N`` returns the entries after sequence number N), ``GET|POST|DELETE
-/__emu/faults`` and ``GET|POST /__emu/config``. It is bound to the emulator's own address,
-which is 127.0.0.1 unless ``serve --host`` says otherwise.
+/__emu/faults`` and ``GET|POST /__emu/config``. It is bound to the emulator's own
+address, which is 127.0.0.1 unless ``serve --host`` says otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from emulator.server import Emulator
 
 # Settings that /__emu/config accepts, with the type each must have. Settings without a
-# dedicated handler below are stored in ``Cloud.settings`` for the service that reads them.
+# dedicated handler below are stored in ``Cloud.settings`` for the service that reads
+# them.
 CONFIG_KEYS: dict[str, str] = {
     "check_clock_skew": "bool",
     "check_nonce": "bool",
@@ -56,8 +57,8 @@ def handle(emulator: Emulator, request: HttpRequest) -> tuple[int, Any]:
     except (ControlError, FaultRuleError, ValueError) as error:
         return 400, {"error": str(error)}
     return 404, {
-        "error": f"no control endpoint {method} /__emu/{route}; the endpoints are health, "
-        "clock, state, requests, faults and config"
+        "error": f"no control endpoint {method} /__emu/{route}; the endpoints are "
+        "health, clock, state, requests, faults and config"
     }
 
 
@@ -134,7 +135,7 @@ def current_config(emulator: Emulator) -> dict[str, Any]:
 
 
 def apply_config(emulator: Emulator, changes: Any) -> dict[str, Any]:
-    """Validate all settings first, then apply them, so a bad request changes nothing."""
+    """Validate every setting before applying any, so a bad request changes nothing."""
     if not isinstance(changes, dict):
         raise ControlError("config must be a JSON object of settings")
     unknown = sorted(set(changes) - set(CONFIG_KEYS))
@@ -161,8 +162,8 @@ def apply_config(emulator: Emulator, changes: Any) -> dict[str, Any]:
             )
         ):
             raise ControlError(
-                f"{name} must be a number of calls per second >= 0, or null for no limit; "
-                f"got {value!r}"
+                f"{name} must be a number of calls per second >= 0, or null for no "
+                f"limit; got {value!r}"
             )
     for name, value in changes.items():
         if name == "check_clock_skew":
@@ -186,7 +187,7 @@ def _config(emulator: Emulator, method: str, body: Any) -> dict[str, Any]:
     return current_config(emulator)
 
 
-# --- state snapshot ----------------------------------------------------------------------
+# --- state snapshot -------------------------------------------------------------------
 
 
 def _attachments(items: list[PolicyAttachment]) -> list[dict[str, str]]:
@@ -205,7 +206,7 @@ def _optional_iso(moment: Any) -> str | None:
 
 
 def state_snapshot(cloud: Cloud) -> dict[str, Any]:
-    """Describe the account for inspection. It never includes a secret, token or password."""
+    """Describe the account for inspection, without any secret, token or password."""
     keys = [
         {
             "AccessKeyId": key.access_key_id,

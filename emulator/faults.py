@@ -1,15 +1,16 @@
 """Fault injection: rules that make matching calls fail, slow down or drop.
 
 A rule matches calls by service and action and fires either for the first ``count``
-matching calls or with probability ``rate`` (from a random generator seeded with ``seed``,
-so runs repeat). Without ``count`` or ``rate`` it fires on every matching call. Faults
-apply after authentication and before the handler, so a faulted call changes nothing.
+matching calls or with probability ``rate`` (from a random generator seeded with
+``seed``, so runs repeat). Without ``count`` or ``rate`` it fires on every matching
+call. Faults apply after authentication and before the handler, so a faulted call
+changes nothing.
 
 Kinds: ``throttle`` answers ``Throttling.User`` (400), with ``x-acs-retry-after`` when
-``retry_after_ms`` is set; ``error`` answers 503 ``ServiceUnavailable`` unless ``status``,
-``code`` or ``message`` say otherwise; ``latency`` waits ``latency_ms`` and then serves the
-call; ``drop`` closes the connection without a response. SLS calls get SLS error bodies
-(``ReadQuotaExceed`` 403 for throttle, ``ServerBusy`` 503 for error).
+``retry_after_ms`` is set; ``error`` answers 503 ``ServiceUnavailable`` unless
+``status``, ``code`` or ``message`` say otherwise; ``latency`` waits ``latency_ms`` and
+then serves the call; ``drop`` closes the connection without a response. SLS calls get
+SLS error bodies (``ReadQuotaExceed`` 403 for throttle, ``ServerBusy`` 503 for error).
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def parse_rule(data: Any, where: str = "fault") -> FaultRule:
     unknown = sorted(set(data) - RULE_FIELDS)
     if unknown:
         raise FaultRuleError(
-            f"unknown field {where}.{unknown[0]}; allowed fields are: {', '.join(sorted(RULE_FIELDS))}"
+            f"unknown field {where}.{unknown[0]}; allowed fields are: "
+            f"{', '.join(sorted(RULE_FIELDS))}"
         )
     service = data.get("service", "*")
     if service not in SERVICES:
@@ -214,7 +216,7 @@ def parse_rule(data: Any, where: str = "fault") -> FaultRule:
 
 
 def parse_rules(data: Any) -> list[FaultRule]:
-    """Validate a list of rules (or ``{"rules": [...]}``, or one rule) and build them."""
+    """Validate rules (a list, ``{"rules": [...]}`` or one rule) and build them."""
     if isinstance(data, dict) and "rules" in data and "kind" not in data:
         data = data["rules"]
     if isinstance(data, dict):

@@ -1,17 +1,18 @@
 """RAM policy evaluation: may this caller perform this action on this resource?
 
 The rules follow RAM's documented logic. The account root may do everything. A RAM user
-is governed by the policies attached to it and to its groups, an assumed role by the role's
-policies and, when AssumeRole passed one, the session policy too (both must allow). An
-explicit Deny wins over any Allow, and no matching Allow is an implicit deny.
+is governed by the policies attached to it and to its groups, an assumed role by the
+role's policies and, when AssumeRole passed one, the session policy too (both must
+allow). An explicit Deny wins over any Allow, and no matching Allow is an implicit deny.
 
 Statements support ``Effect``, ``Action``/``NotAction`` and ``Resource``/``NotResource``
-with ``*`` and ``?`` wildcards, matched case-insensitively for actions, and ``Condition``
-with the operators ``IpAddress``, ``NotIpAddress``, ``Bool``, ``StringEquals``,
-``StringNotEquals``, ``StringEqualsIgnoreCase``, ``StringLike`` and ``StringNotLike``.
-A condition that uses another operator, or a key missing from the request context, does
-not match, so its statement does not apply. NOTE: that makes a Deny with an unsupported
-condition ineffective in the emulator, while the real service would evaluate it.
+with ``*`` and ``?`` wildcards, matched case-insensitively for actions, and
+``Condition`` with the operators ``IpAddress``, ``NotIpAddress``, ``Bool``,
+``StringEquals``, ``StringNotEquals``, ``StringEqualsIgnoreCase``, ``StringLike`` and
+``StringNotLike``. A condition that uses another operator, or a key missing from the
+request context, does not match, so its statement does not apply. NOTE: that makes a
+Deny with an unsupported condition ineffective in the emulator, while the real service
+would evaluate it.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class _Statement:
 
 @functools.lru_cache(maxsize=4096)
 def _glob(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """Compile a RAM wildcard pattern, where ``*`` is any run and ``?`` one character."""
+    """Compile a RAM wildcard: ``*`` matches any run, ``?`` one character."""
     parts = []
     for char in pattern:
         if char == "*":
@@ -78,7 +79,7 @@ def _as_list(value: Any) -> list[Any]:
 
 @functools.lru_cache(maxsize=1024)
 def parse_document(document: str) -> tuple[_Statement, ...]:
-    """Parse a policy document into statements; raise ``ValueError`` naming the problem."""
+    """Parse a policy document; raise ``ValueError`` naming the problem."""
     try:
         data = json.loads(document)
     except json.JSONDecodeError as error:
@@ -194,7 +195,7 @@ def _ip_in_any(address: str, networks: list[str]) -> bool:
 
 
 def attached_policies(cloud: Cloud, caller: Caller) -> list[PolicyAttachment]:
-    """List the attachments that govern a caller: a user's and its groups', or a role's."""
+    """List the policies of a caller: a user's and its groups', or a role's."""
     if caller.type == "ram-user":
         user = cloud.users.get(caller.user_name)
         if user is None:
@@ -227,9 +228,9 @@ def evaluate(
 ) -> Decision:
     """Decide whether ``caller`` may perform ``action`` on ``resource``.
 
-    ``context`` holds condition keys such as ``acs:SourceIp``; ``acs:MFAPresent`` defaults
-    to ``"false"`` (AccessKey calls carry no MFA) and ``acs:SecureTransport`` to ``"true"``
-    (the emulator stands in for the HTTPS endpoints).
+    ``context`` holds condition keys such as ``acs:SourceIp``; ``acs:MFAPresent``
+    defaults to ``"false"`` (AccessKey calls carry no MFA) and ``acs:SecureTransport``
+    to ``"true"`` (the emulator stands in for the HTTPS endpoints).
     """
     full_context = {"acs:MFAPresent": "false", "acs:SecureTransport": "true"}
     full_context.update(context or {})
@@ -338,7 +339,7 @@ def sls_resource(cloud: Cloud, project: str, path: str) -> str:
     return resource
 
 
-# --- denial responses --------------------------------------------------------------------
+# --- denial responses -----------------------------------------------------------------
 
 
 def _principal_type(caller: Caller) -> str:
@@ -351,7 +352,8 @@ def _denial_message(caller: Caller, decision: Decision) -> str:
         kind, name = decision.matched_policy
         return (
             f"{head} The {kind} policy {name} denies it explicitly for {caller.type} "
-            f"{caller.user_name}; remove that Deny statement or call as another identity."
+            f"{caller.user_name}; remove that Deny statement or call as another "
+            "identity."
         )
     return (
         f"{head} You should be authorized by RAM: attach a policy that allows "
@@ -405,7 +407,8 @@ def sls_access_denied(decision: Decision) -> SlsError:
     return SlsError(
         "Unauthorized",
         401,
-        f"denied by sts or ram, action: {decision.action}, resource: {decision.resource}",
+        f"denied by sts or ram, action: {decision.action}, resource: "
+        f"{decision.resource}",
     )
 
 
@@ -414,8 +417,8 @@ def sls_operation(
 ) -> tuple[str, str]:
     """Name an SLS request's operation and the RAM action that authorises it.
 
-    GetLogs is ``log:GetLogStoreLogs`` and GetHistograms ``log:GetLogStoreHistogram``, as
-    in SLS's RAM action list.
+    GetLogs is ``log:GetLogStoreLogs`` and GetHistograms ``log:GetLogStoreHistogram``,
+    as in SLS's RAM action list.
     """
     parts = [part for part in path.split("/") if part]
     params = dict(query)

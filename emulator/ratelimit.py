@@ -36,7 +36,7 @@ class TokenBucket:
 
 
 def validate_rate(name: str, value: object) -> float | None:
-    """Check a rate setting: a positive number of calls per second, or 0/None for off."""
+    """Check a rate: calls per second above 0, or 0/None for no limit."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):

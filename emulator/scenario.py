@@ -1,13 +1,14 @@
 """Scenario files: the JSON description of an account that the emulator starts from.
 
 A scenario lists the account's users, groups, roles, custom policies, root keys, trail,
-ActionTrail history and bills. ``load_scenario`` validates it completely before building a
-``Cloud``: an unknown field names its JSON path and the allowed names, and contradictions
-(a key id used twice, a third key on one user, a group or policy that is not defined, a bad
-date or status) are rejected with the path of the bad value.
+ActionTrail history and bills. ``load_scenario`` validates it completely before building
+a ``Cloud``: an unknown field names its JSON path and the allowed names, and
+contradictions (a key id used twice, a third key on one user, a group or policy that is
+not defined, a bad date or status) are rejected with the path of the bad value.
 
-Large histories go in ``events_file``, a JSON Lines file next to the scenario. The line text
-itself becomes the SLS ``event`` column, so loading does not serialise events again.
+Large histories go in ``events_file``, a JSON Lines file next to the scenario. The line
+text itself becomes the SLS ``event`` column, so loading does not serialise events
+again.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ _SLS_ARN = re.compile(
 
 
 class ScenarioError(ValueError):
-    """A scenario that cannot be loaded; the message names the JSON path of the problem."""
+    """A scenario that cannot be loaded; the message names the bad JSON path."""
 
 
 def load_scenario(
@@ -137,7 +138,8 @@ def _check_fields(
     unknown = sorted(set(value) - allowed)
     if unknown:
         raise ScenarioError(
-            f"unknown field {path}.{unknown[0]}; allowed fields are: {', '.join(sorted(allowed))}"
+            f"unknown field {path}.{unknown[0]}; allowed fields are: "
+            f"{', '.join(sorted(allowed))}"
         )
     for name in required:
         if value.get(name) in (None, ""):
@@ -170,7 +172,8 @@ def _date(value: Any, path: str, default: datetime) -> datetime:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ScenarioError(
-            f"invalid date {value!r} at {path}; use UTC ISO 8601 such as 2026-11-20T08:00:00Z"
+            f"invalid date {value!r} at {path}; use UTC ISO 8601 such as "
+            "2026-11-20T08:00:00Z"
         ) from None
     if moment.tzinfo is None:
         raise ScenarioError(
@@ -215,7 +218,8 @@ class _Builder:
         account_id = str(data["account_id"])
         if not _ACCOUNT_ID.match(account_id):
             raise ScenarioError(
-                f"invalid $.account_id {account_id!r}; an Alibaba Cloud account id has 16 digits"
+                f"invalid $.account_id {account_id!r}; an Alibaba Cloud account id has "
+                "16 digits"
             )
         now = _date(data.get("now"), "$.now", datetime.now(UTC).replace(microsecond=0))
         region = data.get("region") or DEFAULT_REGION
@@ -239,7 +243,7 @@ class _Builder:
         self._add_bills(_list(data.get("bills"), "bills"))
         return cloud
 
-    # --- identities --------------------------------------------------------------------
+    # --- identities -------------------------------------------------------------------
 
     def _add_policies(self, items: list) -> None:
         cloud = self._cloud()
@@ -281,12 +285,13 @@ class _Builder:
             )
             if policy_type not in ("System", "Custom"):
                 raise ScenarioError(
-                    f"invalid {item_path}.PolicyType {policy_type!r}; use System or Custom"
+                    f"invalid {item_path}.PolicyType {policy_type!r}; use System or "
+                    "Custom"
                 )
             if (policy_type, name) not in cloud.policies:
                 raise ScenarioError(
-                    f"{item_path} names the {policy_type} policy {name!r}, which is not "
-                    "defined; add it to policies or fix the name"
+                    f"{item_path} names the {policy_type} policy {name!r}, which is "
+                    "not defined; add it to policies or fix the name"
                 )
             if (policy_type, name) in seen:
                 raise ScenarioError(f"{item_path} attaches policy {name!r} twice")
@@ -343,8 +348,8 @@ class _Builder:
                 group_path = f"{path}.Groups[{group_index}]"
                 if group_name not in cloud.groups:
                     raise ScenarioError(
-                        f"{group_path} names the group {group_name!r}, which is not defined; "
-                        "add it to groups or fix the name"
+                        f"{group_path} names the group {group_name!r}, which is not "
+                        "defined; add it to groups or fix the name"
                     )
                 if group_name in user.groups:
                     raise ScenarioError(
@@ -447,7 +452,8 @@ class _Builder:
             max_duration = item.get("MaxSessionDuration", 3600)
             if not isinstance(max_duration, int) or not 3600 <= max_duration <= 43200:
                 raise ScenarioError(
-                    f"invalid {path}.MaxSessionDuration {max_duration!r}; use 3600 to 43200"
+                    f"invalid {path}.MaxSessionDuration {max_duration!r}; use 3600 to "
+                    "43200"
                 )
             cloud.roles[name] = Role(
                 role_name=name,
@@ -471,7 +477,7 @@ class _Builder:
                 item, f"root_access_keys[{index}]", "root-account", cloud.now()
             )
 
-    # --- trail, events, bills ----------------------------------------------------------
+    # --- trail, events, bills ---------------------------------------------------------
 
     def _add_trail(self, item: Any) -> None:
         cloud = self._cloud()
@@ -489,7 +495,8 @@ class _Builder:
                 )
             if project and project != match["project"]:
                 raise ScenarioError(
-                    f"trail.SlsProject {project!r} contradicts trail.SlsProjectArn {arn!r}"
+                    f"trail.SlsProject {project!r} contradicts trail.SlsProjectArn "
+                    f"{arn!r}"
                 )
             project = match["project"]
         elif project:
@@ -567,8 +574,8 @@ class _Builder:
             handle = path.open(encoding="utf-8")
         except FileNotFoundError:
             raise ScenarioError(
-                f"$.events_file {name!r} not found at {path}; the path is relative to the "
-                "scenario file"
+                f"$.events_file {name!r} not found at {path}; the path is relative to "
+                "the scenario file"
             ) from None
         with handle:
             for line_number, line in enumerate(handle, start=1):
@@ -593,7 +600,8 @@ class _Builder:
             cycle = item.get("BillingCycle")
             if not isinstance(cycle, str) or not _BILLING_CYCLE.match(cycle):
                 raise ScenarioError(
-                    f"invalid {path}.BillingCycle {cycle!r}; use YYYY-MM such as 2026-11"
+                    f"invalid {path}.BillingCycle {cycle!r}; use YYYY-MM such as "
+                    "2026-11"
                 )
             cloud.bills.append(dict(item))
 
@@ -605,6 +613,7 @@ class _Builder:
 def describe(cloud: Cloud) -> str:
     """Summarise a loaded scenario in one line, for the server's start-up log."""
     return (
-        f"account {cloud.account_id}, clock {iso(cloud.now())}, {len(cloud.users)} users, "
-        f"{len(cloud.access_keys)} keys, {len(cloud.events)} events, {len(cloud.bills)} bills"
+        f"account {cloud.account_id}, clock {iso(cloud.now())}, {len(cloud.users)} "
+        f"users, {len(cloud.access_keys)} keys, {len(cloud.events)} events, "
+        f"{len(cloud.bills)} bills"
     )

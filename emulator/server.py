@@ -4,14 +4,14 @@ Dispatch, per request:
 
 * a path under ``/__emu/`` goes to the control plane (``emulator.control``), unsigned;
 * an ``Authorization: LOG ...`` or ``SLS4-HMAC-SHA256 ...`` header, or a ``Host`` with a
-  project prefix (``audit.127.0.0.1``) and a path under ``/logstores`` or ``/logs``, goes to
-  SLS, which ``emulator.sls.responses.handle_sls`` serves;
+  project prefix (``audit.127.0.0.1``) and a path under ``/logstores`` or ``/logs``,
+  goes to SLS, which ``emulator.sls.responses.handle_sls`` serves;
 * everything else is a POP call, routed by ``(x-acs-version, x-acs-action)`` or the
   ``Version``/``Action`` query parameters of the legacy RPC signature.
 
 A POP call runs: authenticate, fault injection, rate limit, authorise, handler, then the
-ActionTrail record. The server holds ``Cloud.lock`` while it reads or changes the account,
-and releases it while a latency fault sleeps.
+ActionTrail record. The server holds ``Cloud.lock`` while it reads or changes the
+account, and releases it while a latency fault sleeps.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class Emulator:
         self.started = time.time()
         load_services()
 
-    # --- entry point -------------------------------------------------------------------
+    # --- entry point ------------------------------------------------------------------
 
     def handle(self, request: HttpRequest, client_ip: str) -> Reply:
         """Serve one HTTP request and return the reply."""
@@ -152,7 +152,7 @@ class Emulator:
             return self._handle_sls(request, source_ip)
         return self._handle_pop(request, source_ip)
 
-    # --- POP -------------------------------------------------------------------------------
+    # --- POP --------------------------------------------------------------------------
 
     def _handle_pop(self, request: HttpRequest, source_ip: str) -> Reply:
         request_id = trail.new_request_id()
@@ -163,7 +163,8 @@ class Emulator:
         if spec is None:
             error = InvalidApiNotFound(
                 f"Specified api is not found, please check your url and method. "
-                f"No action {action or '(none)'} exists in API version {version or '(none)'}."
+                f"No action {action or '(none)'} exists in API version "
+                f"{version or '(none)'}."
             )
             return self._pop_error_reply(
                 error, request_id, HOST_IDS.get(version, "pop"), "", ""
@@ -373,7 +374,9 @@ class Emulator:
             "HostId": host_id,
             "Code": error.code,
             "Message": error.message,
-            "Recommend": f"https://api.aliyun.com/troubleshoot?q={error.code}&product={product}",
+            "Recommend": (
+                f"https://api.aliyun.com/troubleshoot?q={error.code}&product={product}"
+            ),
         }
         if error.access_denied_detail:
             body["AccessDeniedDetail"] = error.access_denied_detail
@@ -381,7 +384,7 @@ class Emulator:
         headers.update(error.headers)
         return _json_reply(error.status, body, headers)
 
-    # --- SLS -------------------------------------------------------------------------------
+    # --- SLS --------------------------------------------------------------------------
 
     def _handle_sls(self, request: HttpRequest, source_ip: str) -> Reply:
         request_id = trail.new_request_id().replace("-", "")[:24]
@@ -475,7 +478,7 @@ class Emulator:
             error.status, body, {"x-log-requestid": request_id}, "application/json"
         )
 
-    # --- request log -----------------------------------------------------------------------
+    # --- request log ------------------------------------------------------------------
 
     def _log(
         self,
@@ -502,7 +505,8 @@ class Emulator:
             )
         if status >= 400 or status == 0:
             logger.debug(
-                "request failed: service=%s action=%s access_key_id=%s status=%s code=%s",
+                "request failed: service=%s action=%s access_key_id=%s status=%s "
+                "code=%s",
                 service,
                 action,
                 key_id,
@@ -578,7 +582,7 @@ def _json_reply(
     return Reply(status, payload, all_headers)
 
 
-# --- HTTP ------------------------------------------------------------------------------------
+# --- HTTP -----------------------------------------------------------------------------
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -606,7 +610,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     {
                         "Code": "MissingContentLength",
                         "Message": (
-                            "Chunked request bodies are not supported; send Content-Length."
+                            "Chunked request bodies are not supported; send "
+                            "Content-Length."
                         ),
                     },
                     {},
@@ -700,7 +705,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
                 self._connections.discard(connection)
 
     def close_connections(self) -> None:
-        """Close every open keep-alive connection, so a stopped server frees its port."""
+        """Close open keep-alive connections, so a stopped server frees its port."""
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:

@@ -1,10 +1,10 @@
 """The Alibaba Cloud system policies that every emulated account has.
 
 The documents follow the published system policies in spirit: full-access policies allow
-``<namespace>:*`` and read-only policies allow the ``Get*``, ``List*``, ``Describe*`` and
-``Query*`` actions of the namespace. NOTE: the real documents carry more statements
-(for example the service-linked-role grants of the full-access policies); the emulator keeps
-only the grants that decide the actions it serves.
+``<namespace>:*`` and read-only policies allow the ``Get*``, ``List*``, ``Describe*``
+and ``Query*`` actions of the namespace. NOTE: the real documents carry more statements
+(for example the service-linked-role grants of the full-access policies); the emulator
+keeps only the grants that decide the actions it serves.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ SYSTEM_POLICIES: dict[str, tuple[str, str]] = {
         _read_only("log"),
     ),
     "AliyunSTSAssumeRoleAccess": (
-        "Provides access to call the AssumeRole operation of Security Token Service (STS).",
+        "Provides access to call the AssumeRole operation of Security Token Service "
+        "(STS).",
         _document(_allow("sts:AssumeRole")),
     ),
 }

@@ -1,8 +1,9 @@
 """Helpers to run the emulator in tests and build SDK clients that talk to it.
 
-``start_emulator`` serves a scenario from a thread of the current process, which starts in
-milliseconds and exposes the live ``Cloud`` for assertions. ``start_emulator_process`` runs
-``python -m emulator serve`` as a child process, as users and the benchmark do.
+``start_emulator`` serves a scenario from a thread of the current process, which starts
+in milliseconds and exposes the live ``Cloud`` for assertions.
+``start_emulator_process`` runs ``python -m emulator serve`` as a child process, as
+users and the benchmark do.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ PROXY_VARIABLES = (
 
 
 def clear_proxy_environment() -> None:
-    """Remove proxy variables: the Tea SDK ignores NO_PROXY and would proxy 127.0.0.1."""
+    """Remove proxy variables, because the Tea SDK ignores NO_PROXY."""
     for name in PROXY_VARIABLES:
         os.environ.pop(name, None)
 
@@ -205,8 +206,8 @@ def start_emulator_process(
         process.kill()
         _, stderr = process.communicate(timeout=10)
         raise RuntimeError(
-            f"emulator did not start (first line {line!r}); command {' '.join(command)}; "
-            f"stderr: {stderr.strip()[-2000:]}"
+            f"emulator did not start (first line {line!r}); command "
+            f"{' '.join(command)}; stderr: {stderr.strip()[-2000:]}"
         )
     running = EmulatorProcess(process, line.removeprefix("listening on "))
     try:
@@ -222,7 +223,7 @@ def pop_config(
     security_token: str | None = None,
     signature_algorithm: str | None = None,
 ):  # -> alibabacloud_tea_openapi.models.Config
-    """Build a Tea SDK ``Config`` that points any POP client at the emulator over HTTP."""
+    """Build a Tea SDK ``Config`` that points a POP client at the emulator."""
     from alibabacloud_tea_openapi import models as open_api_models
 
     return open_api_models.Config(

@@ -1,11 +1,12 @@
 """ActionTrail recording: every POP call the emulator serves becomes an event record.
 
-A record has the shape that LookupEvents returns and that ActionTrail delivers to SLS. Calls
-are recorded when their AccessKey resolved to an identity and the signature matched, whether
-they then succeeded or failed (a disabled key that an attacker keeps trying shows up with
-``errorCode`` ``InvalidAccessKeyId.Inactive``). Requests with an unknown key or a wrong
-signature are not recorded, because their identity is not proven. SLS data calls are never
-recorded, because ActionTrail does not log SLS data access as management events.
+A record has the shape that LookupEvents returns and that ActionTrail delivers to SLS.
+Calls are recorded when their AccessKey resolved to an identity and the signature
+matched, whether they then succeeded or failed (a disabled key that an attacker keeps
+trying shows up with ``errorCode`` ``InvalidAccessKeyId.Inactive``). Requests with an
+unknown key or a wrong signature are not recorded, because their identity is not proven.
+SLS data calls are never recorded, because ActionTrail does not log SLS data access as
+management events.
 """
 
 from __future__ import annotations

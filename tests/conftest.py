@@ -1,7 +1,7 @@
 """Shared fixtures: a running emulator per test and the base scenario.
 
-Proxy variables are cleared at import because the Tea SDK ignores NO_PROXY and would send
-requests for 127.0.0.1 to a proxy.
+Proxy variables are cleared at import because the Tea SDK ignores NO_PROXY and would
+send requests for 127.0.0.1 to a proxy.
 """
 
 from __future__ import annotations

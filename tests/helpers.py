@@ -23,7 +23,7 @@ def _endpoint(emu: Any) -> str:
 
 
 def ram_client(emu: Any, key_id: str, secret: str, **kwargs: Any):
-    """A RAM 2015-05-01 client; ``kwargs`` go to ``pop_config`` (security_token, ...)."""
+    """A RAM 2015-05-01 client; ``kwargs`` go to ``pop_config``."""
     from alibabacloud_ram20150501.client import Client
 
     return Client(pop_config(_endpoint(emu), key_id, secret, **kwargs))

@@ -1,4 +1,4 @@
-"""Core emulator tests: dispatch, signatures and authentication through the real SDKs."""
+"""Core emulator tests through the real SDKs: dispatch and authentication."""
 
 from __future__ import annotations
 
