@@ -56,8 +56,8 @@ class InvalidZoneIdNotFound(EcsError):
 
 
 class DryRunOperation(EcsError):
-    """The answer to ``DryRun=true`` from RunInstances, DescribeInstances and
-    DeleteInstance when every check passed."""
+    """The error that RunInstances, DescribeInstances, DeleteInstance and
+    StopInstance return for ``DryRun=true`` when every check passed."""
 
     code = "DryRunOperation"
     status = 400
@@ -65,7 +65,8 @@ class DryRunOperation(EcsError):
 
 
 class DryRunSuccess(EcsError):
-    """The answer to ``DryRun=true`` from DeleteInstances and StopInstances."""
+    """The error that DeleteInstances and StopInstances return for ``DryRun=true``
+    when every check passed."""
 
     code = "DRYRUN.SUCCESS"
     status = 400

@@ -38,7 +38,7 @@ _ID_LENGTH = 20  # characters after "i-", as in the real service
 
 @dataclass
 class LaunchSpec:
-    """What RunInstances asks for, already parsed from the wire."""
+    """The parameters of a RunInstances request, parsed from the wire."""
 
     region_id: str
     instance_type: str
@@ -67,7 +67,7 @@ class StopResult:
 
 
 class EcsBackend:
-    """ECS operations on one ``Cloud``; the caller holds ``Cloud.lock``."""
+    """ECS operations on one ``Cloud``; callers must acquire ``Cloud.lock`` first."""
 
     def __init__(self, cloud: Cloud) -> None:
         self.cloud = cloud

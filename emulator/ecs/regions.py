@@ -1,8 +1,8 @@
 """The Alibaba Cloud regions that the emulated ECS offers.
 
 Region IDs, names and endpoints are those of the public cloud. The zone letters and the
-instance ID prefixes are modelled on the ones the real service uses; the emulator only
-needs them to differ by region, so that an ID shows where an instance runs.
+instance ID prefixes are modelled on the ones the real service uses. The emulator only
+needs them to differ by region, so that an instance ID shows the instance's region.
 """
 
 from __future__ import annotations
