@@ -3,9 +3,9 @@
 Two sources feed every bill API:
 
 * ``Cloud.bills``, the scenario's bill items. An item with a ``BillingDate`` is one
-  day's charge. An item without one covers its billing cycle; daily queries spread it
-  evenly, to the cent, over the days between its ``UsageStartTime`` and
-  ``UsageEndTime`` (the whole cycle up to today when those are missing).
+  day's charge. An item without one covers its billing cycle. Daily queries spread
+  such an item evenly, to the cent, over the days from its ``UsageStartTime`` to its
+  ``UsageEndTime``. Without those times they spread it over the cycle up to today.
 * ``Cloud.instances``: every emulated instance accrues its hourly price for each
   started hour of the emulator's clock from creation until release. An hour belongs
   to the day and the billing cycle in which it starts.
@@ -84,7 +84,7 @@ class Charge:
 
 @dataclass
 class BillLine:
-    """Charges summed for one line of a bill API's answer."""
+    """Charges summed into one line of a bill API's response."""
 
     fields: dict[str, Any]
     cents: dict[str, int] = field(default_factory=dict)
@@ -164,7 +164,7 @@ def cycle_days(cycle: str) -> list[date]:
 
 
 class BssBackend:
-    """Bill queries on one ``Cloud``; the caller holds ``Cloud.lock``."""
+    """Bill queries on one ``Cloud``; callers must acquire ``Cloud.lock`` first."""
 
     def __init__(self, cloud: Cloud) -> None:
         self.cloud = cloud

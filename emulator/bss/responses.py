@@ -1,12 +1,12 @@
 """BSS OpenAPI 2017-12-14 on the wire: bill queries and the account balance.
 
-Every answer has the BSS envelope ``{"Success", "Code", "Message", "Data"}``. The
+Every response has the BSS envelope ``{"Success", "Code", "Message", "Data"}``. The
 Query* APIs page with ``PageNum``/``PageSize`` and wrap their lines as
 ``Data.Items.Item[]``; DescribeInstanceBill pages with ``MaxResults``/``NextToken``
 and returns ``Data.Items`` as a bare list. Amounts are JSON numbers, except in
 QueryAccountBalance, whose amounts are strings such as ``"10000.00"``.
 
-A BillingCycle after the current one is answered with HTTP 200, ``"Success": false``
+A BillingCycle after the current one gets a response with HTTP 200, ``"Success": false``
 and ``"Code": "NotApplicable"``: BSS reports some business failures this way rather
 than as HTTP errors, and callers must check ``Success`` to notice them. A cycle
 older than the last 18 is an HTTP 400 ``InvalidParameter``.
@@ -52,13 +52,13 @@ Handler = Callable[[PopRequest], dict[str, Any]]
 def bss_action(action: str) -> Callable[[Handler], Handler]:
     """Register a read-only BSS action, checked against ``bssapi:<Action>``.
 
-    The registered handler answers a ``BusinessFailure`` with an HTTP 200 body that
-    has ``"Success": false``.
+    The registered handler turns a ``BusinessFailure`` into an HTTP 200 body with
+    ``"Success": false``.
     """
 
     def register(handler: Handler) -> Handler:
         @functools.wraps(handler)
-        def answer(req: PopRequest) -> dict[str, Any]:
+        def respond(req: PopRequest) -> dict[str, Any]:
             try:
                 return handler(req)
             except BusinessFailure as failure:
@@ -77,8 +77,8 @@ def bss_action(action: str) -> Callable[[Handler], Handler]:
             event_source="business.aliyuncs.com",
             host_id="business.aliyuncs.com",
             auth_action=f"bssapi:{action}",
-        )(answer)
-        return answer
+        )(respond)
+        return respond
 
     return register
 
@@ -88,7 +88,7 @@ def bss_action(action: str) -> Callable[[Handler], Handler]:
 
 @dataclass
 class BillQuery:
-    """The billing period a bill API call asks for."""
+    """The billing period that a bill API request selects."""
 
     cycle: str
     daily: bool = False
@@ -186,7 +186,7 @@ def _select(
     owner = req.get("BillOwnerId")
     if owner is not None and owner != req.cloud.account_id:
         return []
-    wanted = {
+    filters = {
         "ProductCode": req.get("ProductCode"),
         "ProductType": req.get("ProductType"),
         "SubscriptionType": req.get("SubscriptionType"),
@@ -200,7 +200,7 @@ def _select(
             continue
         if any(
             value is not None and charge.fields.get(name, "") != value
-            for name, value in wanted.items()
+            for name, value in filters.items()
         ):
             continue
         selected.append(charge)
