@@ -54,11 +54,6 @@ class ApprovalSettings(BaseModel):
     poll_interval_seconds: int = Field(
         default=10, ge=1, le=300, description="Seconds between checks for an answer."
     )
-    reversible_steps_need_approval: bool = Field(
-        default=False,
-        description="Also ask before reversible steps (disable a key, attach the "
-        "deny policy, require MFA); by default they run at once.",
-    )
     pause_without_deployment: bool = Field(
         default=False,
         description="Pause for approval even when no deployment serves the run, for "

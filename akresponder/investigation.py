@@ -13,12 +13,15 @@ event dicts (camelCase keys) and QueryInstanceBill items (PascalCase keys).
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from akresponder.config import CloudConnection
+from akresponder.errors import CloudError
 from akresponder.report import (
     AuditSummary,
     BillingSummary,
@@ -26,6 +29,8 @@ from akresponder.report import (
     Finding,
     RelatedCredential,
 )
+
+logger = logging.getLogger(__name__)
 
 # LookupEvents accepts a window of at most 30 days per query.
 LOOKUP_WINDOW_DAYS = 30
@@ -323,13 +328,101 @@ def billing_findings(
         for region, value in summary.by_region.items()
         if value > 0 and region != "global" and region not in known_regions
     ]
-    if audit is not None and unexpected:
+    if audit is not None and audit.events and unexpected:
         findings.append(
             Finding(
                 kind="billing-unexpected-region",
                 severity="medium",
-                summary=f"Charges in regions where the key made no call: "
-                f"{', '.join(unexpected)}. Check the resources billed there.",
+                summary=f"Charges in regions where this key made no call in the "
+                f"window: {', '.join(unexpected)}. Check whether the account expects "
+                "resources there.",
             )
         )
     return findings
+
+
+def run_investigation(
+    connection: CloudConnection,
+    access_key_id: str,
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    incident: str,
+    check_billing: bool = True,
+) -> Investigation:
+    """Audit the key's events and check the bills; never raises on a failed read.
+
+    A read that fails leaves its summary None and shows as ``failed`` coverage, so
+    the report says what was not checked instead of the flow stopping after the
+    containment already happened.
+    """
+    from tasks import actiontrail as trail_tasks
+    from tasks import bss as bss_tasks
+
+    result = Investigation()
+
+    try:
+        events = trail_tasks.lookup_events(
+            connection,
+            start_time=window_start,
+            end_time=window_end,
+            attributes={"EventAccessKeyId": access_key_id},
+            incident=incident,
+        )
+    except CloudError as error:
+        logger.error(
+            "audit failed incident=%s access_key_id=%s code=%s",
+            incident,
+            access_key_id,
+            error.code,
+        )
+        result.coverage.append(
+            CoverageEntry(source="actiontrail", status="failed", detail=str(error))
+        )
+    else:
+        result.audit = summarize_events(events)
+        result.findings.extend(audit_findings(events, result.audit, access_key_id))
+        result.related_credentials.extend(created_access_keys(events))
+        result.coverage.append(
+            CoverageEntry(
+                source="actiontrail",
+                status="complete",
+                items=len(events),
+                detail="LookupEvents EventAccessKeyId over the look-back window.",
+            )
+        )
+
+    if not check_billing:
+        result.coverage.append(
+            CoverageEntry(source="bss", status="skipped", detail="Not requested.")
+        )
+        return result
+
+    bills: dict[str, list[dict[str, Any]]] = {}
+    failures = []
+    for cycle in billing_cycles(window_start, window_end):
+        try:
+            bills[cycle] = bss_tasks.query_instance_bill(
+                connection, cycle, incident=incident
+            )
+        except CloudError as error:
+            logger.error(
+                "billing check failed incident=%s cycle=%s code=%s",
+                incident,
+                cycle,
+                error.code,
+            )
+            failures.append(f"{cycle}: {error}")
+    if bills:
+        result.billing = summarize_bills(bills)
+        result.findings.extend(billing_findings(result.billing, result.audit))
+    status = "complete" if not failures else ("partial" if bills else "failed")
+    result.coverage.append(
+        CoverageEntry(
+            source="bss",
+            status=status,
+            items=sum(len(items) for items in bills.values()),
+            detail="; ".join(failures) or "QueryInstanceBill per billing cycle.",
+        )
+    )
+    return result
