@@ -133,7 +133,7 @@ def responder_emulator(
     key: str = RESPONDER_KEY,
     secret: str = RESPONDER_SECRET,
 ) -> Iterator[RunningEmulator]:
-    """Start an emulator of the present scenario and point the credential chain at it."""
+    """Serve the present scenario and point the credential chain at it."""
     with start_emulator(
         present_scenario(extra_events), config={"lookup_events_rate_limit": None}
     ) as running:
