@@ -14,7 +14,7 @@ import pytest
 from alibabacloud_bssopenapi20171214 import models as bss_models
 from alibabacloud_bssopenapi20171214.client import Client as BssClient
 from alibabacloud_ram20150501 import models as ram_models
-from alibabacloud_tea_openapi.exceptions import ClientException
+from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
 
 from emulator.testing import RunningEmulator, start_emulator
 from tests.helpers import RESPONDER, bss_client, ram_client
@@ -473,3 +473,21 @@ def test_bss_permission_error_shape(emu, bss):
 
     error = expect_error(lambda: query_bill(denied), "NoPermission", 403)
     assert error.access_denied_detail["AuthAction"] == "bssapi:QueryBill"
+
+
+# Scenario items the emulator cannot bill.
+
+
+def test_malformed_scenario_item_names_field():
+    scenario = json.loads(BASIC.read_text(encoding="utf-8"))
+    scenario["bills"].append(
+        {"BillingCycle": "2026-10", "ProductCode": "ecs", "PretaxAmount": "12.5"}
+    )
+    with start_emulator(scenario, freeze_clock=True) as running:
+        bss = bss_client(running, *RESPONDER)
+        with pytest.raises(ServerException) as caught:
+            query_bill(bss)
+
+    assert caught.value.code == "InternalError"
+    assert "bills[2]" in caught.value.message
+    assert "PretaxAmount='12.5'" in caught.value.message

@@ -26,6 +26,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from emulator import pricing
+from emulator.errors import InternalError
 from emulator.state import Cloud, Instance
 
 BILLING_TIMEZONE = timezone(timedelta(hours=8), "UTC+8")
@@ -316,13 +317,15 @@ def _scenario_charges(
     fields.setdefault("PipCode", product_code)
     fields.setdefault("CommodityCode", product_code)
     record_id = str(fields.pop("RecordID", f"scenario-{cycle}-{number:05d}"))
-    cents = _scenario_cents(item)
-    usage_start = _parse_usage_time(fields.pop("UsageStartTime", None))
-    usage_end = _parse_usage_time(fields.pop("UsageEndTime", None))
+    cents = _scenario_cents(item, number)
+    usage_start = _parse_usage_time(item, number, "UsageStartTime")
+    usage_end = _parse_usage_time(item, number, "UsageEndTime")
+    fields.pop("UsageStartTime", None)
+    fields.pop("UsageEndTime", None)
     billing_date = fields.pop("BillingDate", None)
 
     if billing_date:
-        day = date.fromisoformat(billing_date)
+        day = _parse_billing_date(item, number)
         return [Charge(record_id, day, fields, cents, usage_start, usage_end)]
     if not daily:
         return [Charge(record_id, None, fields, cents, usage_start, usage_end)]
@@ -349,13 +352,16 @@ def _scenario_charges(
     return charges
 
 
-def _scenario_cents(item: dict[str, Any]) -> dict[str, int]:
+def _scenario_cents(item: dict[str, Any], number: int) -> dict[str, int]:
     """Read the item's amounts, filling the ones a paid bill implies."""
-    amounts = {
-        name: round(float(item[name]) * 100)
-        for name in AMOUNT_FIELDS
-        if isinstance(item.get(name), int | float)
-    }
+    amounts = {}
+    for name in AMOUNT_FIELDS:
+        value = item.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _invalid_item(number, name, value, "a JSON number such as 820.5")
+        amounts[name] = round(value * 100)
     pretax = amounts.setdefault("PretaxAmount", 0)
     amounts.setdefault("PretaxGrossAmount", pretax)
     payment = amounts.setdefault("PaymentAmount", pretax)
@@ -363,10 +369,34 @@ def _scenario_cents(item: dict[str, Any]) -> dict[str, int]:
     return amounts
 
 
-def _parse_usage_time(text: Any) -> datetime | None:
+def _parse_usage_time(item: dict[str, Any], number: int, name: str) -> datetime | None:
+    text = item.get(name)
     if not text:
         return None
-    return datetime.strptime(str(text), _USAGE_TIME_FORMAT)
+    try:
+        return datetime.strptime(str(text), _USAGE_TIME_FORMAT)
+    except ValueError:
+        raise _invalid_item(
+            number, name, text, "a UTC+8 time such as 2026-11-01 00:00:00"
+        ) from None
+
+
+def _parse_billing_date(item: dict[str, Any], number: int) -> date:
+    text = item["BillingDate"]
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError:
+        raise _invalid_item(
+            number, "BillingDate", text, "a day such as 2026-11-01"
+        ) from None
+
+
+def _invalid_item(number: int, name: str, value: Any, expected: str) -> InternalError:
+    """Report a scenario bill item that the emulator cannot bill."""
+    return InternalError(
+        f"The scenario's bills[{number}] has {name}={value!r}; fix the scenario to"
+        f" give {expected}."
+    )
 
 
 def _usage_days(
