@@ -71,7 +71,7 @@ class InvalidParameterPolicyNameLength(RamError):
 
 
 class InvalidParameterRoleNameInvalidChars(RamError):
-    # NOTE: the RAM error list has no RoleName entries; the code follows the
+    # NOTE: the RAM error list has no RoleName entries, so this code follows the
     # UserName and GroupName pattern and is unverified against the cloud.
     code = "InvalidParameter.RoleName.InvalidChars"
     status = 400
@@ -190,7 +190,7 @@ class EntityNotExistRole(RamError):
 
 
 class EntityNotExistRolePolicy(RamError):
-    # NOTE: code and message follow the Group.Policy pattern; unverified.
+    # NOTE: unverified. The code and message follow the Group.Policy pattern.
     code = "EntityNotExist.Role.Policy"
     status = 404
     message = "The indicate policy attached to the role does not exist."
@@ -236,8 +236,8 @@ class EntityAlreadyExistsGroupPolicy(RamError):
 
 
 class EntityAlreadyExistsPolicy(RamError):
-    # The real service sends the group's message for this code, a known copy
-    # error in RAM; the emulator sends it too.
+    # RAM's published message for this code is the group's message. The emulator
+    # repeats that copy error so that messages match the cloud.
     code = "EntityAlreadyExists.Policy"
     status = 409
     message = "The group does already EXIST."
@@ -250,7 +250,7 @@ class EntityAlreadyExistsRole(RamError):
 
 
 class EntityAlreadyExistsRolePolicy(RamError):
-    # NOTE: code and message follow the Group.Policy pattern; unverified.
+    # NOTE: unverified. The code and message follow the Group.Policy pattern.
     code = "EntityAlreadyExists.Role.Policy"
     status = 409
     message = "The role has already been attached this policy."
@@ -311,7 +311,7 @@ class DeleteConflictPolicyGroup(RamError):
 
 
 class DeleteConflictPolicyRole(RamError):
-    # NOTE: code and message follow the Policy.User pattern; unverified.
+    # NOTE: unverified. The code and message follow the Policy.User pattern.
     code = "DeleteConflict.Policy.Role"
     status = 409
     message = "The policy CAN NOT been attached to any role while deleting the policy."

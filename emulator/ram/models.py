@@ -2,7 +2,7 @@
 
 Methods take plain, already-parsed arguments and return state objects from
 ``emulator.state``; ``responses.py`` turns those into wire bodies. Every method
-runs under ``Cloud.lock`` (the server holds it for the whole request).
+runs under ``Cloud.lock``, which the server acquires for the whole request.
 
 AccessKeys live in ``Cloud.access_keys`` for every owner, and the server
 authenticates against that table, so UpdateAccessKey and DeleteAccessKey take
@@ -76,7 +76,7 @@ def _new_numeric_id(first_digit: str, taken: set[str]) -> str:
 class KeyOwner:
     """The owner whose AccessKeys a key action works on: a RAM user or the root."""
 
-    user: User | None  # None means the account root
+    user: User | None  # None for the account root
 
     @property
     def description(self) -> str:
@@ -116,6 +116,14 @@ class RamBackend:
     def get_role(self, role_name: str) -> Role:
         validate_role_name(role_name)
         role = self.cloud.roles.get(role_name)
+        if role is None:
+            # Role names are unique ignoring case, so a differently cased name
+            # still finds the role.
+            wanted = role_name.lower()
+            role = next(
+                (r for name, r in self.cloud.roles.items() if name.lower() == wanted),
+                None,
+            )
         if role is None:
             raise ram_errors.EntityNotExistRole(
                 f"RoleName {role_name!r} is not a role of this account; "
@@ -308,8 +316,8 @@ class RamBackend:
     def create_access_key(self, owner: KeyOwner) -> AccessKey:
         existing = self.list_access_keys(owner)
         if len(existing) >= MAX_ACCESS_KEYS_PER_USER:
-            # NOTE: the limit of 2 is documented for RAM users; applying it to
-            # the root's keys is an assumption.
+            # NOTE: the limit of 2 is documented for RAM users. Applying it to the
+            # root's keys is an assumption.
             raise ram_errors.LimitExceededUserAccessKey(
                 f"{owner.description.capitalize()} already has "
                 f"{len(existing)} AccessKeys, the maximum; delete one with "
@@ -766,11 +774,11 @@ class RamBackend:
                 f"Role {role_name!r} still has policies attached; detach them with "
                 "DetachPolicyFromRole first."
             )
-        del self.cloud.roles[role_name]
+        del self.cloud.roles[role.role_name]
         ended: list[StsSession] = [
             session
             for session in self.cloud.sts_sessions.values()
-            if session.role_name == role_name
+            if session.role_name == role.role_name
         ]
         for session in ended:
             del self.cloud.sts_sessions[session.access_key_id]

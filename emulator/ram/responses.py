@@ -120,8 +120,7 @@ def group_body(group: Group) -> dict[str, Any]:
         "GroupName": group.group_name,
         "Comments": group.comments,
         "CreateDate": iso(group.create_date),
-        # The emulator keeps no group update time; a group never changes here
-        # after creation except for its members and policies.
+        # UpdateGroup is not emulated, so a group's UpdateDate is its CreateDate.
         "UpdateDate": iso(group.create_date),
     }
 
@@ -155,7 +154,7 @@ def role_body(role: Role, *, with_document: bool = False) -> dict[str, Any]:
         "Description": role.description,
         "MaxSessionDuration": role.max_session_duration,
         "CreateDate": iso(role.create_date),
-        # The emulator keeps no role update time.
+        # UpdateRole is not emulated, so a role's UpdateDate is its CreateDate.
         "UpdateDate": iso(role.create_date),
     }
     if with_document:
@@ -274,7 +273,7 @@ def get_access_key_last_used(req: PopRequest) -> dict[str, Any]:
     owner = _key_owner(req)
     _name_key(req, access_key_id)
     key = _backend(req).get_owned_key(owner, access_key_id)
-    # A key that was never used has no LastUsedDate; the SDK then reads None.
+    # A key that was never used has no LastUsedDate, so the SDK reads None.
     last_used = {} if key.last_used is None else {"LastUsedDate": iso(key.last_used)}
     return {"AccessKeyLastUsed": last_used}
 
@@ -284,7 +283,7 @@ def create_access_key(req: PopRequest) -> dict[str, Any]:
     owner = _key_owner(req)
     key = _backend(req).create_access_key(owner)
     _name_key(req, key.access_key_id)
-    # The only response that carries a secret; nothing else ever returns it.
+    # CreateAccessKey is the only RAM response that contains a secret.
     return {"AccessKey": {**access_key_body(key), "AccessKeySecret": key.secret}}
 
 
@@ -750,6 +749,6 @@ def delete_role(req: PopRequest) -> dict[str, Any]:
 
 @ram_action("GetAccountAlias", rw="Read")
 def get_account_alias(req: PopRequest) -> dict[str, Any]:
-    # An account without a custom alias has its account id as alias; the
-    # emulator models no SetAccountAlias, so that is what it returns.
+    # An account without a custom alias has its account id as alias. The emulator
+    # models no SetAccountAlias, so every account returns its id.
     return {"AccountAlias": req.cloud.account_id}

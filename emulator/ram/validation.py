@@ -33,7 +33,7 @@ T = TypeVar("T")
 def validate_user_name(name: str, *, parameter: str = "UserName") -> None:
     """Raise the RAM error for a user name that breaks the 1-64 [A-Za-z0-9.@_-] rule.
 
-    ``parameter`` is ``UserName`` or ``NewUserName``; each has its own error codes.
+    ``parameter`` is ``UserName`` or ``NewUserName``, which have separate error codes.
     """
     if parameter == "NewUserName":
         length_error = ram_errors.InvalidParameterNewUserNameLength
@@ -190,12 +190,15 @@ def encode_marker(key: str) -> str:
 def decode_marker(marker: str) -> str:
     """Decode a ``Marker``, raising InvalidParameter when it was not one of ours."""
     try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
+        key = base64.b64decode(marker.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        key = ""
+    if not key:
         raise InvalidParameter(
             "Marker",
             f"Got {marker!r}; pass the Marker value of the previous response.",
-        ) from None
+        )
+    return key
 
 
 def paginate(
@@ -206,7 +209,7 @@ def paginate(
 ) -> tuple[list[T], str | None]:
     """Return one page of ``items`` and the ``Marker`` of the next page, if any.
 
-    Items are ordered by ``sort_key``. The marker holds the key of the last item
+    Items are ordered by ``sort_key``. The marker contains the key of the last item
     returned, so that deleting items between calls neither repeats nor skips any.
     """
     ordered = sorted(items, key=sort_key)

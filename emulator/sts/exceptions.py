@@ -1,8 +1,8 @@
 """STS (2015-04-01) errors, one class per Alibaba Cloud error code.
 
 Codes, HTTP statuses and messages follow Alibaba's AssumeRole API reference. Each
-message starts with the text the real service sends; the optional ``detail``
-names the value that failed and what to do about it.
+message starts with the text the real service sends, and the optional
+``detail`` names the value that failed and what to do about it.
 """
 
 from __future__ import annotations

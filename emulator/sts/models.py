@@ -33,7 +33,7 @@ _ALPHANUMERIC = string.ascii_letters + string.digits
 
 @dataclass
 class CallerIdentity:
-    """A GetCallerIdentity result; ``user_id`` or ``role_id`` stays empty."""
+    """A GetCallerIdentity result, where either ``user_id`` or ``role_id`` is empty."""
 
     account_id: str
     arn: str
@@ -85,7 +85,7 @@ class StsBackend:
         )
 
     def find_role(self, role_arn: str) -> Role:
-        """Return the role an ARN names; the role name is matched ignoring case."""
+        """Return the role that an ARN names, matching the role name ignoring case."""
         match = ROLE_ARN_PATTERN.match(role_arn)
         if match is None:
             raise sts_errors.InvalidParameterRoleArn(
@@ -117,7 +117,7 @@ class StsBackend:
     ) -> tuple[Role, StsSession]:
         """Issue temporary credentials for a role after checking who may have them.
 
-        ``context`` holds the request's condition keys (``acs:SourceIp``) for the
+        ``context`` contains the request's condition keys (``acs:SourceIp``) for the
         trust policy's Condition blocks.
         """
         if caller.type == "root-account":
@@ -153,7 +153,9 @@ class StsBackend:
             security_token="CAIS" + secrets.token_urlsafe(192),
             role_name=role.role_name,
             session_name=session_name,
-            expiration=now + timedelta(seconds=duration),
+            # Whole seconds, so that the key stops working at the very moment the
+            # response's Expiration names.
+            expiration=(now + timedelta(seconds=duration)).replace(microsecond=0),
             issued_by=caller.access_key_id,
             policy=policy,
         )
@@ -207,9 +209,10 @@ def trust_policy_allows(
     """Decide whether the role's trust policy lets ``caller`` assume it.
 
     A RAM principal ``acs:ram::<account>:root`` (or the bare account id) trusts
-    every RAM user and role session of that account; ``acs:ram::<account>:user/<name>``
-    trusts one RAM user and ``acs:ram::<account>:role/<name>`` the sessions of one
-    role. A matching Deny statement wins over any Allow.
+    every RAM user and role session of that account. A principal
+    ``acs:ram::<account>:user/<name>`` trusts one RAM user, and
+    ``acs:ram::<account>:role/<name>`` trusts the sessions of one role. A matching
+    Deny statement wins over any Allow.
     """
     try:
         document = parse_policy_document(role.assume_role_policy_document, trust=True)

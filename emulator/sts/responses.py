@@ -1,7 +1,7 @@
 """STS 2015-04-01 wire handlers: AssumeRole and GetCallerIdentity.
 
 Field names follow the models of ``alibabacloud_sts20150401`` 1.2. GetCallerIdentity
-needs no permission, like the real service; AssumeRole needs ``sts:AssumeRole``,
+needs no permission, like the real service. AssumeRole needs ``sts:AssumeRole``,
 which the server checks before the handler runs, and the role's trust policy,
 which the backend checks.
 """
@@ -70,8 +70,8 @@ def assume_role(req: PopRequest) -> dict[str, Any]:
         context={"acs:SourceIp": req.source_ip},
     )
     req.resources = {ROLE: [role_arn], ACCESS_KEY: [session.access_key_id]}
-    # The secret and the token appear in this response only; the trail record
-    # of the call drops both.
+    # The secret and the token appear in this response only, because the trail
+    # record of the call drops both.
     return {
         "Credentials": {
             "AccessKeyId": session.access_key_id,
