@@ -13,9 +13,11 @@ again.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -201,6 +203,19 @@ def _policy_document(value: Any, path: str) -> str:
     if not isinstance(parsed, dict) or "Statement" not in parsed:
         raise ScenarioError(f"{path} must be a policy document with a Statement list")
     return text
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector, which would otherwise scan the growing event
+    list many times while 100k records load (about a fifth of the load time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Builder:
@@ -511,6 +526,10 @@ class _Builder:
         )
 
     def _add_events(self, items: list, events_file: Any) -> None:
+        with _gc_paused():
+            self._load_events(items, events_file)
+
+    def _load_events(self, items: list, events_file: Any) -> None:
         cloud = self._cloud()
         loaded: list[tuple[datetime, dict[str, Any], str | None]] = []
         for index, record in enumerate(items):

@@ -56,3 +56,52 @@ def ecs_client(emu: Any, key_id: str, secret: str, **kwargs: Any):
 def log_client(emu: Any, key_id: str, secret: str, **kwargs: Any):
     """An SLS ``LogClient``; ``kwargs`` go to ``sls_client`` (auth_version, ...)."""
     return sls_client(_endpoint(emu), key_id, secret, **kwargs)
+
+
+def send_signed_pop(
+    emu: Any,
+    key_id: str,
+    secret: str,
+    action: str,
+    version: str,
+    params: dict[str, str] | None = None,
+    *,
+    date: str | None = None,
+    nonce: str | None = None,
+    security_token: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+):
+    """Send one ACS3-signed POP request with ``requests``, returning the response.
+
+    Tests use it where the SDK cannot choose the value under test: an old
+    ``x-acs-date``, a repeated nonce or an ``x-forwarded-for`` header. The signature
+    comes from the Tea SDK's own ``Utils.get_authorization``.
+    """
+    import hashlib
+    import time
+    import uuid
+    from types import SimpleNamespace
+
+    import requests
+    from alibabacloud_tea_openapi.utils import Utils
+
+    headers = {
+        "host": _endpoint(emu),
+        "x-acs-version": version,
+        "x-acs-action": action,
+        "x-acs-date": date or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
+        "x-acs-content-sha256": hashlib.sha256(b"").hexdigest(),
+        "accept": "application/json",
+    }
+    if security_token is not None:
+        headers["x-acs-security-token"] = security_token
+    headers.update(extra_headers or {})
+    query = dict(params or {})
+    to_sign = SimpleNamespace(pathname="/", query=query, headers=headers, method="POST")
+    headers["Authorization"] = Utils.get_authorization(
+        to_sign, "ACS3-HMAC-SHA256", headers["x-acs-content-sha256"], key_id, secret
+    )
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.post(f"http://{_endpoint(emu)}/", params=query, headers=headers)
