@@ -509,11 +509,19 @@ class ActionTrailBackend:
         trail.stop_logging_time = self.cloud.now()
 
     def latest_delivery_time(self, trail: Trail) -> datetime | None:
-        """Return the time of the newest event in the trail's logstore."""
+        """Return the time of the newest event delivered to the trail's logstore.
+
+        Rows dated after the emulator clock are not delivered yet.
+        """
         if not trail.sls_project:
             return None
         rows = self.cloud.sls_logs.get(f"{trail.sls_project}/{trail.logstore}", [])
-        times = [int(row["__time__"]) for row in rows if row.get("__time__")]
+        now = self.cloud.now().timestamp()
+        times = [
+            int(row["__time__"])
+            for row in rows
+            if row.get("__time__") and int(row["__time__"]) <= now
+        ]
         if not times:
             return None
         return datetime.fromtimestamp(max(times), UTC)
