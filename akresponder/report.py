@@ -250,6 +250,11 @@ class UndoReport(_Model):
     source_report: str | None = None
     actions: list[Action] = Field(default_factory=list)
     next_steps: list[str] = Field(default_factory=list)
+    complete: bool = Field(
+        default=False,
+        description="True when every reversible change was reverted (or planned "
+        "in a dry run).",
+    )
 
 
 def utc_now() -> datetime:

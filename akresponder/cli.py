@@ -1,0 +1,342 @@
+"""The ``akresponder`` command line: respond, undo, policy.
+
+``akresponder respond ACCESS_KEY_ID`` runs the flow ``respond_to_compromised_key``
+in the current process (Prefect's ephemeral mode unless ``PREFECT_API_URL`` names a
+server), prints the report path and a summary, and exits with:
+
+* 0: the response completed (or, in a dry run, was fully planned);
+* 1: the response failed; the report lists the failed step;
+* 2: invalid arguments, such as a malformed AccessKey ID; nothing was called;
+* 3: the response needs a person (a manual path, an approval that was not given,
+  or applications still using the old key).
+
+Every non-zero exit prints one line on stderr with the reason. Credentials come from
+Alibaba's credential chain (``ALIBABA_CLOUD_ACCESS_KEY_ID`` /
+``ALIBABA_CLOUD_ACCESS_KEY_SECRET``, ``aliyun configure`` profiles) or a saved
+credentials block; ``AKRESPONDER_ENDPOINT`` sends every call to one endpoint, such
+as the local emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NEEDS_PERSON = 3
+
+DEFAULT_HOME = Path("~/.akresponder")
+PLACEHOLDERS = {
+    "sweep": "check every AccessKey of the account",
+    "alert": "start a response from a monitoring alert",
+    "demo": "run the playbook against the local emulator",
+}
+
+
+class UsageError(Exception):
+    """Invalid command-line input; the message is the one line to print."""
+
+
+def _prepare_environment() -> None:
+    """Set the Prefect settings this machine needs, unless the user set them."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A fresh ephemeral Prefect database needs about 20 s of migrations on 2 cores,
+    # which is Prefect's default startup timeout.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="akresponder",
+        description="Respond to a compromised Alibaba Cloud AccessKey pair.",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the flow's log lines on stderr",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    respond = commands.add_parser(
+        "respond",
+        help="triage, contain and audit a compromised AccessKey",
+        description="Triage, contain and audit a compromised AccessKey, then write "
+        "a JSON report. Exit status: 0 done, 1 failed, 2 invalid arguments, 3 a "
+        "person must act.",
+    )
+    respond.add_argument("access_key_id", metavar="ACCESS_KEY_ID")
+    respond.add_argument(
+        "--mode",
+        choices=["auto", "delete", "rotate", "contain", "audit-only"],
+        default="auto",
+        help="force a path instead of letting the triage choose (default: auto)",
+    )
+    respond.add_argument(
+        "--rotatable",
+        choices=["yes", "no", "unknown"],
+        default="unknown",
+        help="whether the applications can switch to a new key now (default: unknown)",
+    )
+    respond.add_argument(
+        "--lookback-days",
+        type=int,
+        default=30,
+        metavar="N",
+        help="days of history to audit, 1 to 90 (default: 30)",
+    )
+    respond.add_argument(
+        "--dry-run", action="store_true", help="plan every step and change nothing"
+    )
+    respond.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="answer yes to every approval (delete keys, detach policies)",
+    )
+    respond.add_argument(
+        "--report",
+        metavar="PATH",
+        help="where to write the JSON report (default: STATE_DIR/KEY.report.json)",
+    )
+    respond.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="folder of the incident journals (default: ~/.akresponder/incidents)",
+    )
+    respond.add_argument(
+        "--secret-sink",
+        metavar="SINK",
+        help="where a new key's secret goes: file:DIR or block (a Prefect Secret "
+        "block) (default: file:~/.akresponder/secrets)",
+    )
+    respond.add_argument("--incident-id", metavar="ID", help="incident id to use")
+    respond.add_argument(
+        "--approval-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="seconds to wait for an approval in a served run before answering no",
+    )
+    respond.add_argument(
+        "--settings-block", metavar="NAME", help="saved akresponder-settings block"
+    )
+    respond.add_argument(
+        "--credentials-block",
+        metavar="NAME",
+        help="saved alibaba-cloud-credentials block (default: credential chain)",
+    )
+    respond.add_argument(
+        "--no-billing", action="store_true", help="skip the BSS billing check"
+    )
+
+    undo = commands.add_parser(
+        "undo",
+        help="revert the reversible changes of a response",
+        description="Revert the reversible changes listed in a response report, "
+        "newest first, and write REPORT.undo.json.",
+    )
+    undo.add_argument("report", metavar="REPORT")
+    undo.add_argument("--dry-run", action="store_true", help="plan and change nothing")
+    undo.add_argument(
+        "--auto-approve", action="store_true", help="answer yes to every revert"
+    )
+    undo.add_argument(
+        "--state-dir", metavar="DIR", help="folder of the incident journals"
+    )
+    undo.add_argument(
+        "--credentials-block", metavar="NAME", help="saved credentials block"
+    )
+
+    commands.add_parser(
+        "policy",
+        help="print the minimal RAM policy the responder needs",
+        description="Print the least-privilege RAM policy for the responder's "
+        "identity as JSON.",
+    )
+    for name, summary in PLACEHOLDERS.items():
+        commands.add_parser(name, help=f"{summary} (not implemented yet)")
+    return parser
+
+
+def _quiet_console(verbose: bool) -> None:
+    """Keep Prefect's console log lines off stderr unless ``--verbose``.
+
+    The flow's logs still reach the Prefect API. Stderr then carries only the one
+    line that explains a non-zero exit.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    level = logging.INFO if verbose else logging.CRITICAL + 1
+    for logger in [logging.getLogger()] + [
+        logging.getLogger(name) for name in logging.root.manager.loggerDict
+    ]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(level)
+
+
+def _respond_request(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from akresponder.config import ConfigurationError, validate_access_key_id
+    from flows.respond import ResponseRequest
+
+    try:
+        validate_access_key_id(args.access_key_id)
+    except ConfigurationError as error:
+        raise UsageError(str(error)) from None
+
+    state_dir = Path(args.state_dir or DEFAULT_HOME / "incidents").expanduser()
+    report = args.report or str(state_dir / f"{args.access_key_id}.report.json")
+    sink = args.secret_sink or f"file:{DEFAULT_HOME / 'secrets'}"
+    approval: dict[str, Any] = {"auto_approve": args.auto_approve}
+    if args.approval_timeout is not None:
+        approval["timeout_seconds"] = args.approval_timeout
+    try:
+        return ResponseRequest(
+            access_key_id=args.access_key_id,
+            mode=args.mode,
+            rotatable_now=args.rotatable,
+            lookback_days=args.lookback_days,
+            dry_run=args.dry_run,
+            approval=approval,
+            report_path=report,
+            incident_id=args.incident_id,
+            state_dir=str(state_dir),
+            secret_sink=sink,
+            settings_block=args.settings_block,
+            credentials_block=args.credentials_block,
+            check_billing=not args.no_billing,
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "arguments"
+        message = first["msg"].removeprefix("Value error, ")
+        raise UsageError(f"invalid {field}: {message}") from None
+
+
+def _summary(report: dict[str, Any]) -> str:
+    counts: dict[str, int] = {}
+    for action in report.get("actions", []):
+        counts[action["status"]] = counts.get(action["status"], 0) + 1
+    done = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    owner = report["owner"]
+    lines = [
+        f"Report: {report.get('report_path')}",
+        f"Incident {report['incident_id']}: {report['access_key_id']} of "
+        f"{owner['type']} {owner.get('user_name') or ''}".rstrip(),
+        f"Path: {report['decision']['path']}"
+        + (" (dry run)" if report.get("dry_run") else ""),
+        f"Actions: {done or 'none'}",
+        f"Findings: {len(report.get('findings', []))}",
+        f"Complete: {'yes' if report.get('complete') else 'no'}",
+    ]
+    for number, step in enumerate(report.get("next_steps", []), start=1):
+        lines.append(f"  {number}. {step}")
+    return "\n".join(lines)
+
+
+def _run_respond(args: argparse.Namespace) -> int:
+    params = _respond_request(args)
+    from flows.respond import respond_to_compromised_key
+
+    _quiet_console(args.verbose)
+    try:
+        report = respond_to_compromised_key(params)
+    except Exception as error:
+        _fail(
+            f"response failed: {error} (report: {params.report_path})",
+        )
+        return EXIT_FAILED
+    print(_summary(report))
+    if report.get("complete"):
+        return EXIT_OK
+    steps = report.get("next_steps") or ["see the report"]
+    _fail(f"response incomplete, a person must act: {steps[0]}")
+    return EXIT_NEEDS_PERSON
+
+
+def _run_undo(args: argparse.Namespace) -> int:
+    from akresponder.report import load_report
+
+    try:
+        load_report(args.report)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    from flows.undo import undo_response
+
+    _quiet_console(args.verbose)
+    try:
+        result = undo_response(
+            args.report,
+            dry_run=args.dry_run,
+            auto_approve=args.auto_approve,
+            state_dir=args.state_dir,
+            credentials_block=args.credentials_block,
+        )
+    except Exception as error:
+        _fail(f"undo failed: {error}")
+        return EXIT_FAILED
+    counts: dict[str, int] = {}
+    for action in result["actions"]:
+        counts[action["status"]] = counts.get(action["status"], 0) + 1
+    print(f"Undo report: {result['report_path']}")
+    print(
+        "Actions: "
+        + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none")
+    )
+    for step in result.get("next_steps", []):
+        print(f"  - {step}")
+    if not result.get("complete"):
+        steps = result.get("next_steps") or ["see the undo report"]
+        _fail(f"undo incomplete: {steps[0]}")
+        return EXIT_NEEDS_PERSON
+    return EXIT_OK
+
+
+def _run_policy() -> int:
+    import flows.undo  # noqa: F401 - registers the DeletePolicy task's permission
+    from akresponder.permissions import print_minimal_policy
+
+    print_minimal_policy()
+    return EXIT_OK
+
+
+def _fail(message: str) -> None:
+    from akresponder import redact
+
+    line = redact.scrub_text(" ".join(message.split()))
+    print(f"akresponder: {line}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit status."""
+    _prepare_environment()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if args.command in PLACEHOLDERS:
+        _fail(f"{args.command}: not implemented yet")
+        return EXIT_USAGE
+
+    from akresponder import redact
+
+    redact.install()
+    try:
+        if args.command == "respond":
+            return _run_respond(args)
+        if args.command == "undo":
+            return _run_undo(args)
+        return _run_policy()
+    except UsageError as error:
+        _fail(str(error))
+        return EXIT_USAGE

@@ -1,0 +1,316 @@
+"""The flow ``undo_response``: revert a response's reversible changes.
+
+It reads a report written by ``respond_to_compromised_key`` and walks its actions
+in reverse order. Each ``done`` action whose ``undo`` is reversible is reverted
+with the recorded call after approval; a dry run plans the calls. Actions that
+cannot be reverted (a deleted key, a created key) are listed with the reason and
+the manual step. The undo report is written beside the report as
+``<report>.undo.json``, and the incident journal forgets the reverted steps, so
+that a later response run makes them again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alibabacloud_ram20150501 import models as ram_models
+from prefect import flow, get_run_logger
+
+from akresponder import redact
+from akresponder.approvals import ApprovalSettings, request_approval
+from akresponder.config import CloudConnection, resolve_connection
+from akresponder.errors import CloudError
+from akresponder.journal import Journal
+from akresponder.report import (
+    Action,
+    ActionStatus,
+    Report,
+    UndoReport,
+    load_report,
+    report_dict,
+    write_report,
+)
+from tasks import ram as ram_tasks
+from tasks._common import call_api, check_policy_name, cloud_task, fields, task_logger
+
+
+@cloud_task("ram:DeletePolicy")
+def delete_policy(
+    connection: CloudConnection, policy_name: str, *, incident: str = ""
+) -> dict[str, Any]:
+    """Delete a custom policy that is attached nowhere.
+
+    ``tasks/ram.py`` has no DeletePolicy task, so undo keeps this one here.
+    """
+    check_policy_name(policy_name)
+    log = task_logger()
+    log.info(
+        "Deleting policy %s",
+        fields(incident=incident, policy=policy_name, action="DeletePolicy"),
+    )
+    request = ram_models.DeletePolicyRequest(policy_name=policy_name)
+    response = call_api(
+        connection,
+        "ram",
+        "DeletePolicy",
+        lambda client: client.delete_policy(request),
+        target=f"policy={policy_name}",
+        idempotent=False,
+    )
+    log.info("Deleted policy %s", fields(incident=incident, policy=policy_name))
+    return {"PolicyName": policy_name, "RequestId": response.body.request_id}
+
+
+def _revert(connection: CloudConnection, api: str, params: dict, incident: str) -> str:
+    """Make the reverting call recorded in an action's ``undo``; return the outcome."""
+    if api == "ram:UpdateAccessKey":
+        ram_tasks.update_access_key(
+            connection,
+            params["UserName"],
+            params["UserAccessKeyId"],
+            params["Status"],
+            incident=incident,
+        )
+        return f"{params['UserAccessKeyId']} is {params['Status']} again."
+    if api == "ram:DetachPolicyFromUser":
+        ram_tasks.detach_policy_from_user(
+            connection,
+            params["PolicyName"],
+            params["UserName"],
+            params.get("PolicyType", "Custom"),
+            incident=incident,
+        )
+        return f"Detached {params['PolicyName']} from {params['UserName']}."
+    if api == "ram:AttachPolicyToUser":
+        ram_tasks.attach_policy_to_user(
+            connection,
+            params["PolicyName"],
+            params["UserName"],
+            params.get("PolicyType", "Custom"),
+            incident=incident,
+        )
+        return f"Attached {params['PolicyName']} to {params['UserName']} again."
+    if api == "ram:UpdateLoginProfile":
+        ram_tasks.update_login_profile(
+            connection,
+            params["UserName"],
+            mfa_bind_required=bool(params["MFABindRequired"]),
+            incident=incident,
+        )
+        return f"MFABindRequired of {params['UserName']} is back to false."
+    if api == "ram:DeletePolicy":
+        name = params["PolicyName"]
+        entities = ram_tasks.list_entities_for_policy(
+            connection, name, "Custom", incident=incident
+        )
+        holders = []
+        for kind, entries in entities.items():
+            for item in entries:
+                name_of = (
+                    item.get("UserName")
+                    or item.get("GroupName")
+                    or item.get("RoleName")
+                )
+                holders.append(f"{kind.lower().rstrip('s')}:{name_of}")
+        if holders:
+            raise _StillAttached(
+                f"Policy {name} is still attached to {', '.join(holders)}; detach it "
+                "there first, or keep it."
+            )
+        delete_policy(connection, name, incident=incident)
+        return f"Deleted policy {name}."
+    raise ValueError(
+        f"undo API {api!r} is not supported; revert it by hand with the recorded "
+        "parameters"
+    )
+
+
+class _StillAttached(RuntimeError):
+    """The deny policy is attached somewhere else, so deleting it would fail."""
+
+
+def _source(report: str | dict[str, Any]) -> tuple[Report, Path | None]:
+    if isinstance(report, dict):
+        return load_report(report), None
+    path = Path(report).expanduser()
+    return load_report(path), path
+
+
+@flow(name="undo-response", persist_result=False, log_prints=False)
+def undo_response(
+    report: str | dict[str, Any],
+    dry_run: bool = False,
+    auto_approve: bool = False,
+    approval: ApprovalSettings | None = None,
+    undo_report_path: str | None = None,
+    state_dir: str | None = None,
+    credentials_block: str | None = None,
+) -> dict[str, Any]:
+    """Revert the reversible changes of a response, newest first; return the report.
+
+    ``report`` is the path of a JSON report or the report dict. Each revert waits
+    for approval unless ``auto_approve``; ``dry_run`` plans and changes nothing.
+    Raises ``RuntimeError`` after writing the undo report when a revert failed.
+    """
+    redact.install()
+    log = get_run_logger()
+    source, source_path = _source(report)
+    settings = (approval or ApprovalSettings()).model_copy(
+        update={
+            "auto_approve": bool(
+                auto_approve or (approval is not None and approval.auto_approve)
+            )
+        }
+    )
+    if credentials_block:
+        from blocks.credentials import AlibabaCloudCredentials
+
+        connection = resolve_connection(AlibabaCloudCredentials.load(credentials_block))
+    else:
+        connection = resolve_connection()
+    incident = source.incident_id
+    journal = _journal(source, state_dir, writable=not dry_run)
+
+    log.info(
+        "Undoing incident=%s access_key_id=%s dry_run=%s",
+        incident,
+        source.access_key_id,
+        dry_run,
+    )
+    results: list[Action] = []
+    next_steps: list[str] = []
+    failed: list[str] = []
+    unapproved: list[str] = []
+    for action in reversed(source.actions):
+        if action.status != ActionStatus.DONE or action.undo is None:
+            continue
+        undo = action.undo
+        base = {
+            "id": f"undo-{action.id}",
+            "step": f"Revert: {action.step}",
+            "api": undo.api,
+            "target": action.target,
+            "undo": None,
+            "before": None,
+            "params": redact.scrub(undo.params),
+        }
+        if not undo.reversible or not undo.api:
+            note = undo.note or "It cannot be reverted."
+            results.append(
+                Action(**base, status=ActionStatus.SKIPPED, at=_now(), detail=note)
+            )
+            next_steps.append(f"{action.step}: {note}")
+            continue
+        if dry_run:
+            results.append(
+                Action(
+                    **base,
+                    status=ActionStatus.PLANNED,
+                    at=_now(),
+                    detail="Dry run: not changed. Needs approval.",
+                )
+            )
+            continue
+        outcome = request_approval(
+            f"Revert '{action.step}' on {action.target} with {undo.api}?",
+            key=f"undo-{action.id}",
+            settings=settings,
+        )
+        if not outcome.approved:
+            unapproved.append(action.id)
+            results.append(
+                Action(
+                    **base,
+                    status=ActionStatus.SKIPPED,
+                    at=_now(),
+                    detail=outcome.reason,
+                )
+            )
+            continue
+        try:
+            detail = _revert(connection, undo.api, undo.params, incident)
+        except (_StillAttached, CloudError, ValueError, KeyError) as error:
+            log.error("undo step=%s failed: %s", action.id, error)
+            failed.append(action.id)
+            results.append(
+                Action(
+                    **base,
+                    status=ActionStatus.FAILED,
+                    at=_now(),
+                    detail=f"{type(error).__name__}: {error}",
+                )
+            )
+            continue
+        results.append(
+            Action(**base, status=ActionStatus.DONE, at=_now(), detail=detail)
+        )
+        if journal is not None:
+            journal.record(
+                action.model_copy(
+                    update={
+                        "status": ActionStatus.SKIPPED,
+                        "at": _now(),
+                        "detail": f"Reverted by undo: {detail}",
+                    }
+                )
+            )
+
+    if unapproved:
+        next_steps.insert(
+            0,
+            f"Reverts of {', '.join(unapproved)} were not approved: run the undo "
+            "again with --auto-approve (auto_approve=true), or through a deployment.",
+        )
+    undo_report = UndoReport(
+        incident_id=incident,
+        access_key_id=source.access_key_id,
+        dry_run=dry_run,
+        source_report=str(source_path) if source_path else None,
+        actions=results,
+        next_steps=next_steps,
+        complete=not failed and not unapproved,
+    )
+    target = _undo_path(undo_report_path, source_path, source, dry_run)
+    written = write_report(undo_report, target)
+    log.info(
+        "Undo report written incident=%s path=%s reverted=%d failed=%d",
+        incident,
+        written,
+        sum(1 for item in results if item.status == ActionStatus.DONE),
+        len(failed),
+    )
+    data = report_dict(undo_report)
+    data["report_path"] = str(written)
+    if failed:
+        raise RuntimeError(
+            f"undo of incident {incident} failed for {', '.join(failed)}; see "
+            f"{written} for the errors"
+        )
+    return data
+
+
+def _journal(
+    source: Report, state_dir: str | None, *, writable: bool
+) -> Journal | None:
+    """Return the incident's journal when it belongs to the same incident."""
+    journal = Journal.open(source.access_key_id, state_dir=state_dir, writable=writable)
+    if not journal.exists or journal.incident_id != source.incident_id:
+        return None
+    return journal
+
+
+def _undo_path(
+    explicit: str | None, source_path: Path | None, source: Report, dry_run: bool
+) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    suffix = ".undo.dry-run.json" if dry_run else ".undo.json"
+    if source_path is not None:
+        return source_path.with_name(source_path.name.removesuffix(".json") + suffix)
+    return Path.cwd() / f"{source.access_key_id}.{source.incident_id}{suffix}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
