@@ -11,12 +11,13 @@ service ``Ims``; policy and role actions as service ``Ram``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from emulator.errors import InvalidParameter
 from emulator.ram.models import ROTATE_STRATEGIES, KeyOwner, RamBackend
 from emulator.ram.validation import paginate
-from emulator.registry import PopRequest, pop_action
+from emulator.registry import Handler, PopRequest, pop_action
 from emulator.state import (
     AccessKey,
     Group,
@@ -38,7 +39,7 @@ POLICY = "ACS::RAM::Policy"
 ROLE = "ACS::RAM::Role"
 
 
-def ims_action(action: str, *, rw: str):
+def ims_action(action: str, *, rw: str) -> Callable[[Handler], Handler]:
     """Register a RAM action that ActionTrail records under service Ims."""
     return pop_action(
         "ram",
@@ -52,7 +53,7 @@ def ims_action(action: str, *, rw: str):
     )
 
 
-def ram_action(action: str, *, rw: str):
+def ram_action(action: str, *, rw: str) -> Callable[[Handler], Handler]:
     """Register a RAM action that ActionTrail records under service Ram."""
     return pop_action(
         "ram",

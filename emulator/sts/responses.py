@@ -8,10 +8,11 @@ which the backend checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from emulator.errors import InvalidParameter
-from emulator.registry import PopRequest, pop_action
+from emulator.registry import Handler, PopRequest, pop_action
 from emulator.state import iso
 from emulator.sts.models import StsBackend
 
@@ -20,7 +21,9 @@ ROLE = "ACS::RAM::Role"
 ACCESS_KEY = "ACS::RAM::AccessKey"
 
 
-def sts_action(action: str, *, rw: str, auth_action: str | None = ""):
+def sts_action(
+    action: str, *, rw: str, auth_action: str | None = ""
+) -> Callable[[Handler], Handler]:
     """Register an STS action, recorded in ActionTrail under service Sts."""
     return pop_action(
         "sts",
