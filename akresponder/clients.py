@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from akresponder.config import SERVICES, CloudConnection, ConfigurationError
@@ -51,9 +51,11 @@ ENDPOINT_RULES: dict[str, EndpointRule] = {
 # Mainland China regions are "cn-*" except Hong Kong, which bills internationally.
 _OUTSIDE_MAINLAND_CN = {"cn-hongkong"}
 
-# Seconds before an assumed role's credentials expire at which they are renewed.
-ROLE_RENEW_MARGIN = timedelta(minutes=5)
+# Assumed-role credentials are requested for ROLE_SESSION_SECONDS and renewed
+# ROLE_RENEW_MARGIN seconds before that, timed on this machine's monotonic clock so
+# that a skewed wall clock cannot keep expired credentials in use.
 ROLE_SESSION_SECONDS = 3600
+ROLE_RENEW_MARGIN = 300
 
 
 def is_mainland_region(region: str) -> bool:
@@ -153,11 +155,11 @@ def _build_sls_client(connection: CloudConnection) -> Any:
 
 _cache: dict[tuple[str, str], Any] = {}
 _cache_lock = threading.Lock()
-_roles: dict[str, tuple[CloudConnection, datetime]] = {}
+_roles: dict[str, tuple[CloudConnection, float]] = {}
 _roles_lock = threading.Lock()
 
 
-def _assume_role(connection: CloudConnection) -> tuple[CloudConnection, datetime]:
+def _assume_role(connection: CloudConnection) -> CloudConnection:
     from alibabacloud_sts20150401 import models as sts_models
 
     from akresponder.retry import call_with_retry
@@ -176,8 +178,7 @@ def _assume_role(connection: CloudConnection) -> tuple[CloudConnection, datetime
         permission="sts:AssumeRole",
     )
     credentials = response.body.credentials
-    expiration = datetime.fromisoformat(credentials.expiration.replace("Z", "+00:00"))
-    assumed = CloudConnection(
+    return CloudConnection(
         **{
             **base.model_dump(),
             "access_key_id": credentials.access_key_id,
@@ -186,7 +187,6 @@ def _assume_role(connection: CloudConnection) -> tuple[CloudConnection, datetime
             "credential_source": f"assumed-role:{connection.role_arn}",
         }
     )
-    return assumed, expiration
 
 
 def effective_connection(connection: CloudConnection) -> CloudConnection:
@@ -196,10 +196,11 @@ def effective_connection(connection: CloudConnection) -> CloudConnection:
     key = connection.identity()
     with _roles_lock:
         cached = _roles.get(key)
-        if cached and cached[1] - ROLE_RENEW_MARGIN > datetime.now(UTC):
+        if cached and time.monotonic() < cached[1]:
             return cached[0]
-        assumed, expiration = _assume_role(connection)
-        _roles[key] = (assumed, expiration)
+        renew_at = time.monotonic() + ROLE_SESSION_SECONDS - ROLE_RENEW_MARGIN
+        assumed = _assume_role(connection)
+        _roles[key] = (assumed, renew_at)
         return assumed
 
 

@@ -34,6 +34,8 @@ DEFAULT_LOGGERS: tuple[str, ...] = (
     "prefect.flow_runs",
     "prefect.task_runs",
     "akresponder",
+    "akresponder.tasks",
+    "akresponder.retry",
     "tasks",
     "flows",
 )

@@ -1,0 +1,179 @@
+"""Permissions declared per task, the minimal policy, and permission errors."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+from cloud_helpers import APP_BACKEND, SLS_PROJECT, TRAIL_LOGSTORE, connect
+
+from akresponder.errors import CloudError
+from akresponder.permissions import (
+    TASK_MODULES,
+    declared_permissions,
+    minimal_policy,
+    permission_for,
+    print_minimal_policy,
+    requires,
+)
+
+
+def _all_tasks() -> list[tuple[str, object]]:
+    import importlib
+
+    from prefect import Task
+
+    found = []
+    for module_name in TASK_MODULES:
+        module = importlib.import_module(module_name)
+        for name, value in inspect.getmembers(module):
+            if isinstance(value, Task) and value.fn.__module__ == module_name:
+                found.append((f"{module_name}.{name}", value))
+    return found
+
+
+def test_permissions_every_task_declares() -> None:
+    tasks = _all_tasks()
+    assert len(tasks) >= 45
+    missing = [name for name, task in tasks if declared_permissions(task) is None]
+    assert missing == []
+
+
+def test_permissions_every_task_has_no_cache_and_no_prefect_retries() -> None:
+    from prefect.cache_policies import NO_CACHE
+
+    for name, task in _all_tasks():
+        assert task.cache_policy is NO_CACHE, name
+        assert task.retries == 0, name
+        assert task.persist_result is False, name
+
+
+def test_permissions_declared_match_the_api_called() -> None:
+    # Tasks name the API they call as the string after the connection argument
+    # (call_api(connection, "ram", "ListUsers", ...) or _ram(connection, "ListUsers",
+    # ...)); the RAM action for each such API must be declared.
+    import re
+
+    named = re.compile(r'\(\s*(?:connection|regional),\s*(?:"[a-z]+",\s*)?"([A-Z]\w+)"')
+    checked = 0
+    for name, task in _all_tasks():
+        service = name.split(".")[1]
+        declared = set(declared_permissions(task) or ())
+        for action in named.findall(inspect.getsource(task.fn)):
+            expected = permission_for(f"{service}:{action}")
+            if expected is not None:
+                assert expected in declared, f"{name} calls {action}"
+                checked += 1
+    assert checked >= 40
+
+
+def test_permission_for_maps_services() -> None:
+    assert permission_for("ram:UpdateAccessKey") == "ram:UpdateAccessKey"
+    assert permission_for("bss:QueryInstanceBill") == "bssapi:QueryInstanceBill"
+    assert permission_for("sls:GetLogs") == "log:GetLogStoreLogs"
+    assert permission_for("sls:GetHistograms") == "log:GetLogStoreHistogram"
+    assert permission_for("actiontrail:LookupEvents") == "actiontrail:LookupEvents"
+    assert permission_for("sts:GetCallerIdentity") is None
+
+
+def test_permission_for_rejects_unknown_service() -> None:
+    with pytest.raises(ValueError) as caught:
+        permission_for("oss:GetObject")
+    assert "unknown API 'oss:GetObject'" in str(caught.value)
+
+
+def test_requires_rejects_malformed_action() -> None:
+    with pytest.raises(ValueError) as caught:
+        requires("UpdateAccessKey")
+    assert "invalid RAM action 'UpdateAccessKey'" in str(caught.value)
+
+
+def test_minimal_policy_covers_every_declared_action() -> None:
+    policy = minimal_policy()
+    assert policy["Version"] == "1"
+    actions = {action for s in policy["Statement"] for action in s["Action"]}
+    for _, task in _all_tasks():
+        assert set(declared_permissions(task) or ()) <= actions
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert statement["Resource"] == "*"
+    expected = {
+        "ram:UpdateAccessKey",
+        "ram:CreateAccessKey",
+        "actiontrail:LookupEvents",
+        "bssapi:QueryInstanceBill",
+        "log:GetLogStoreLogs",
+        "ecs:DescribeInstances",
+        "sts:AssumeRole",
+    }
+    assert expected <= actions
+    assert not any(action.endswith("*") for action in actions)
+    assert len(json.dumps(policy, separators=(",", ":"))) <= 6144
+
+
+def test_minimal_policy_for_some_tasks() -> None:
+    from tasks import ram, sls
+
+    policy = minimal_policy([ram.update_access_key, sls.get_logs])
+    assert policy["Statement"] == [
+        {"Effect": "Allow", "Action": ["log:GetLogStoreLogs"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ram:UpdateAccessKey"], "Resource": "*"},
+    ]
+
+
+def test_minimal_policy_rejects_undeclared_task() -> None:
+    def undeclared() -> None:
+        return None
+
+    with pytest.raises(ValueError) as caught:
+        minimal_policy([undeclared])
+    assert "declares no permissions" in str(caught.value)
+
+
+def test_print_minimal_policy_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    print_minimal_policy()
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == minimal_policy()
+
+
+def test_permission_error_names_ram_action(emulator) -> None:
+    from tasks import ram
+
+    connection = connect(emulator, APP_BACKEND)
+    with pytest.raises(CloudError) as caught:
+        ram.update_access_key.fn(
+            connection, "ci-deploy", "LTAI5tCIDEPLOY000000001A", "Inactive"
+        )
+    error = caught.value
+    message = str(error)
+    assert error.code == "NoPermission"
+    assert error.permission == "ram:UpdateAccessKey"
+    assert error.auth_action == "ram:UpdateAccessKey"
+    assert "ram:UpdateAccessKey failed for user=ci-deploy" in message
+    assert "lacks the RAM permission ram:UpdateAccessKey" in message
+    assert "akresponder policy" in message
+    assert "RequestId=" in message
+    assert APP_BACKEND[1] not in message
+
+
+def test_permission_error_names_bss_action(emulator) -> None:
+    from tasks import bss
+
+    connection = connect(emulator, APP_BACKEND)
+    with pytest.raises(CloudError) as caught:
+        bss.query_bill.fn(connection, "2026-11")
+    assert caught.value.is_permission_error
+    assert "bssapi:QueryBill" in str(caught.value)
+
+
+def test_permission_error_names_sls_action(emulator) -> None:
+    from tasks import sls
+
+    connection = connect(emulator, APP_BACKEND)
+    with pytest.raises(CloudError) as caught:
+        sls.get_logs.fn(connection, SLS_PROJECT, TRAIL_LOGSTORE, 0, 2_000_000_000)
+    error = caught.value
+    assert error.code == "Unauthorized"
+    assert error.status == 401
+    assert "log:GetLogStoreLogs" in str(error)
