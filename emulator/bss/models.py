@@ -10,11 +10,13 @@ Two sources feed every bill API:
   started hour of the emulator's clock from creation until release. An hour belongs
   to the day and the billing cycle in which it starts.
 
-Alibaba Cloud bills in China Standard Time (UTC+8), so billing dates, billing cycles
-and usage times here are UTC+8 as well: an hour that starts at 2026-11-30T20:00Z
-belongs to the 2026-12 cycle.
+Billing dates, billing cycles and usage times here are China Standard Time (UTC+8):
+an hour that starts at 2026-11-30T20:00Z belongs to the 2026-12 cycle.
+NOTE: Alibaba Cloud's billing pages state billing times in UTC+8 (for example for
+ApsaraDB for Redis subscriptions); that daily bills also end at midnight UTC+8 is an
+assumption.
 
-Amounts are kept as integer cents so that spreading and summing never lose a cent.
+Amounts are integer cents, so the daily shares of an item add up to its exact total.
 """
 
 from __future__ import annotations
