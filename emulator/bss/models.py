@@ -12,8 +12,8 @@ Two sources feed every bill API:
 
 Billing dates, billing cycles and usage times here are China Standard Time (UTC+8):
 an hour that starts at 2026-11-30T20:00Z belongs to the 2026-12 cycle.
-NOTE: Alibaba Cloud's billing pages state billing times in UTC+8 (for example for
-ApsaraDB for Redis subscriptions); that daily bills also end at midnight UTC+8 is an
+NOTE: Alibaba Cloud's billing pages state billing times in UTC+8, for example for
+ApsaraDB for Redis subscriptions. That daily bills also end at midnight UTC+8 is an
 assumption.
 
 Amounts are integer cents, so the daily shares of an item add up to its exact total.
