@@ -1,0 +1,1 @@
+"""SLS (Log Service): logstore queries (GetLogs, GetHistograms) and logstore listing."""
