@@ -30,7 +30,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -662,16 +662,17 @@ class ResponseRun:
             )
             return True
         since = parse_time(self.journal.fact("new_key_created_at")) or (self.started_at)
-        now = datetime.now(UTC)
-        events = []
-        if since < now:
-            events = trail_tasks.lookup_events(
-                self.connection,
-                start_time=since,
-                end_time=now,
-                attributes={"EventAccessKeyId": self.key_id},
-                incident=self.incident,
-            )
+        # LookupEvents takes whole seconds and needs EndTime after StartTime, so
+        # the window starts at the second of creation and lasts at least a second.
+        since = since.replace(microsecond=0)
+        now = max(datetime.now(UTC), since + timedelta(seconds=1))
+        events = trail_tasks.lookup_events(
+            self.connection,
+            start_time=since,
+            end_time=now,
+            attributes={"EventAccessKeyId": self.key_id},
+            incident=self.incident,
+        )
         last = ram_tasks.get_access_key_last_used(
             self.connection, self.user, self.key_id, incident=self.incident
         )

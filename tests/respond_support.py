@@ -161,3 +161,39 @@ def write_calls(running: RunningEmulator, access_key_id: str) -> list[str]:
         if (record.get("userIdentity") or {}).get("accessKeyId") == access_key_id
         and record.get("eventRW") == "Write"
     ]
+
+
+def respond(tmp_path: Path, access_key_id: str, **overrides: Any) -> dict[str, Any]:
+    """Run the response flow with files under ``tmp_path`` and return the report."""
+    from flows.respond import ResponseRequest, respond_to_compromised_key
+
+    values: dict[str, Any] = {
+        "access_key_id": access_key_id,
+        "state_dir": str(tmp_path / "state"),
+        "secret_sink": f"file:{tmp_path / 'secrets'}",
+        "report_path": str(tmp_path / "report.json"),
+    }
+    values.update(overrides)
+    return respond_to_compromised_key(ResponseRequest(**values))
+
+
+def actions_by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {action["id"]: action for action in report["actions"]}
+
+
+def ram_client(running: RunningEmulator, key: str, secret: str) -> Any:
+    """Build the real RAM SDK client signed with ``key``."""
+    from alibabacloud_ram20150501.client import Client
+
+    from emulator.testing import pop_config
+
+    return Client(pop_config(running.endpoint, key, secret))
+
+
+def ecs_client(running: RunningEmulator, key: str, secret: str) -> Any:
+    """Build the real ECS SDK client signed with ``key``."""
+    from alibabacloud_ecs20140526.client import Client
+
+    from emulator.testing import pop_config
+
+    return Client(pop_config(running.endpoint, key, secret))
