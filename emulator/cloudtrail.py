@@ -2,9 +2,10 @@
 
 No public record of attacker activity in ActionTrail form exists, but CloudTrail
 datasets of attack simulations do. This module turns such files into an account the
-emulator can load: the events in the ActionTrail LookupEvents shape, the RAM users and
-keys the events imply (with generated test secrets), a trail, a baseline of bills for
-the months before the events, and a clock that starts just after the last event.
+emulator can load. The scenario contains the events in the ActionTrail LookupEvents
+shape and the RAM users and keys the events imply, with generated test secrets. It also
+gets a trail, a baseline of bills for the months before the events, and a clock that
+starts just after the last record.
 
 Usage::
 
@@ -47,16 +48,16 @@ DEFAULT_TRAIL_NAME = "main"
 
 
 class ConversionError(ValueError):
-    """Unusable CloudTrail input or option; the message names it and the fix."""
+    """Invalid CloudTrail input or option. The message names the value and the fix."""
 
 
 @dataclass
 class ConvertOptions:
     """Choices that the CloudTrail records cannot supply."""
 
-    account_id: str | None = None  # 16 digits; default: the source account padded
-    region: str | None = None  # home region; default: the most frequent event region
-    now: datetime | None = None  # scenario clock start; default: last event + 1 min
+    account_id: str | None = None  # 16 digits, or None to pad the source account id
+    region: str | None = None  # home region, or None for the most frequent one
+    now: datetime | None = None  # clock start, or None for last record + 1 minute
     attach_policies: Sequence[tuple[str, str]] = ()  # (user, system policy)
     bill_months: int = DEFAULT_BILL_MONTHS
     trail_name: str = DEFAULT_TRAIL_NAME
@@ -99,7 +100,7 @@ def find_source_files(sources: Iterable[Path]) -> list[Path]:
             )
             if not found:
                 raise ConversionError(
-                    f"folder {source} holds no CloudTrail files; expected names "
+                    f"folder {source} contains no CloudTrail files; expected names "
                     f"ending in {', '.join(SOURCE_SUFFIXES)}"
                 )
             files.extend(found)
@@ -197,7 +198,7 @@ def convert_records(
         key=lambda record: (str(record["eventTime"]), str(record.get("eventID", ""))),
     )
     if not ordered:
-        raise ConversionError("the CloudTrail input holds no records")
+        raise ConversionError("the CloudTrail input contains no records")
 
     recipient = _recipient_account(ordered)
     ids = IdMapper(recipient, options.account_id)
@@ -432,7 +433,7 @@ def configure_import_parser(parser: argparse.ArgumentParser) -> None:
         "--now",
         type=_utc_time,
         help="UTC time the emulator clock starts at (default: one minute after the "
-        "last event)",
+        "last CloudTrail record)",
     )
     parser.add_argument(
         "--attach-policy",

@@ -1,9 +1,10 @@
 """The RAM users, keys and bills that a converted CloudTrail history implies.
 
 ``AccountBuilder.apply`` replays the successful identity calls in time order on the AWS
-side: a user exists if it made a call or was created and was not deleted later; a key
-exists if it signed a call or was created and was not deleted later. Users and keys that
-existed before the first record get the account's start date as their creation date.
+side. A user exists if it made a call or was created, unless it was deleted later. A
+key exists if it signed a call or was created, unless it was deleted later. Users and
+keys that existed before the first record get the account's start date as their
+creation date.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class AccountBuilder:
         self._note_caller(record)
         if record.get("errorCode"):
             return
+
         name = aws_event_name(record)
         service = aws_service(record)
         if service == "signin" and name == "ConsoleLogin":
@@ -91,6 +93,7 @@ class AccountBuilder:
             return
         if service != "iam":
             return
+
         parameters = record.get("requestParameters") or {}
         response = record.get("responseElements") or {}
         time = str(record["eventTime"])
@@ -108,6 +111,7 @@ class AccountBuilder:
             "EnableMFADevice": self._enable_mfa,
             "DeactivateMFADevice": self._deactivate_mfa,
         }.get(name)
+
         if handler is not None and user_name:
             handler(user_name, parameters, response, time)
 
@@ -269,8 +273,8 @@ class AccountBuilder:
     def scenario_users(self, last_used: dict[str, str]) -> list[dict[str, Any]]:
         """Return the users in scenario form, sorted by name.
 
-        A user keeps at most two keys, as RAM allows; when the records imply more, the
-        two used or created last stay and the others are listed in ``dropped_keys``.
+        A user keeps at most two keys, as RAM allows. When the records imply more, the
+        two used or created last stay, and the others are listed in ``dropped_keys``.
         """
         users = []
         for name in sorted(self.users):
@@ -335,8 +339,8 @@ def baseline_bills(
     """Build a steady pay-as-you-go bill for each of the ``months`` before now.
 
     The month of ``now`` is billed up to ``now``. Products follow the services the
-    events use (ECS always), and each month varies by up to 4% so that a baseline has
-    some spread; the variation derives from a hash, so output is repeatable.
+    events use (ECS always). Each month varies by up to 4% so that the baseline has
+    some spread, and the variation derives from a hash, so output is repeatable.
     """
     bills: list[dict[str, Any]] = []
     for months_back in range(months, -1, -1):
@@ -389,5 +393,5 @@ def account_start(first_event: datetime, bill_months: int) -> str:
 
 
 def default_now(last_event_time: str) -> datetime:
-    """Return the scenario clock start: one minute after the last event."""
+    """Return the scenario clock start: one minute after the last record."""
     return parse_iso(last_event_time) + timedelta(minutes=1)

@@ -5,8 +5,8 @@ The field mapping follows how the two services describe the same call: identity 
 system), ``readOnly`` -> ``eventRW``, event types, regions, error codes, and the event
 names and services of ``emulator.cloudtrail_tables``. ``requestParameters`` become flat
 PascalCase wire parameters (``Tags.1.Key``) and ``responseElements`` keep PascalCase
-keys; both are approximations, exact only for the RAM user, key, login-profile and
-role calls, AssumeRole and RunInstances, which the lineage analysis follows.
+keys. Both are approximations, except for the calls that lineage analysis follows:
+the RAM user, key, login-profile and role calls, AssumeRole and RunInstances.
 
 Secrets never reach the output: keys that name a password, secret key, session token
 or private key are removed at any depth, and AssumeRole responses keep only the key id.
@@ -129,7 +129,7 @@ class EventConverter:
         return targets
 
     def identity(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Map ``userIdentity``; None for identity types ActionTrail does not have."""
+        """Map ``userIdentity``, or return None for types ActionTrail does not have."""
         source = record.get("userIdentity") or {}
         identity_type = source.get("type")
         account = self.ids.account(
@@ -199,7 +199,7 @@ class EventConverter:
         return aws_host.replace("amazonaws.com", "aliyuncs.com")
 
     def convert(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        """Convert one record; [] when it has no event or identity equivalent."""
+        """Convert one record, or return [] when no event or identity matches it."""
         targets = self.targets(record)
         identity = self.identity(record)
         if targets is None or identity is None:
@@ -230,8 +230,8 @@ class EventConverter:
         failed = bool(error_code)
         is_console_signin = event_name == "ConsoleSignin"
         if is_console_signin:
-            # Console sign-ins carry no error code; the message is "success" or why
-            # the sign-in failed.
+            # Console sign-ins carry no error code. The message is "success" or the
+            # reason the sign-in failed.
             error_code = ""
             error_message = self._signin_message(record)
             failed = error_message != "success"

@@ -71,7 +71,7 @@ def map_access_key_id(aws_key_id: str) -> str:
 def generated_secret(access_key_id: str) -> str:
     """Return the 30-character test secret the scenario gives an imported key.
 
-    The secret derives from the key id so that conversion is repeatable; it is a test
+    The secret derives from the key id so that conversion is repeatable. It is a test
     value for the local emulator and unrelated to any secret of the source account.
     """
     return _encode(_digest("secret", access_key_id), BASE62, 30)

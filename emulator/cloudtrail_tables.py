@@ -428,7 +428,7 @@ MANAGED_POLICIES: dict[str, str] = {
     "AmazonS3ReadOnlyAccess": "AliyunOSSReadOnlyAccess",
 }
 
-# EC2 instance families by the kind of machine they are; the Alibaba type is a common
+# EC2 instance families by the kind of machine they are. Each maps to a common Alibaba
 # type of the same kind, so GPU launches stay GPU launches.
 INSTANCE_TYPE_FAMILIES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("t1", "t2", "t3", "t3a", "t4g"), "ecs.t6-c1m1.large"),
