@@ -334,6 +334,7 @@ def _authenticate_acs3(
             "The Authorization header is malformed; expected "
             "'ACS3-HMAC-SHA256 Credential=<id>,SignedHeaders=<names>,Signature=<hex>'."
         )
+
     algorithm = match["algorithm"]
     if algorithm not in ACS3_ALGORITHMS:
         raise IncompleteSignature(
@@ -347,6 +348,7 @@ def _authenticate_acs3(
             f"The signed headers lack {', '.join(missing)}; sign every x-acs-* header "
             "and host."
         )
+
     key = lookup_key(cloud, match["key"])
     if key is None:
         raise InvalidAccessKeyIdNotFound()
@@ -359,6 +361,7 @@ def _authenticate_acs3(
             "Specified signature is not matched with our calculation. "
             f"server string to sign is:{string_to_sign}"
         )
+
     caller = resolve_caller(cloud, key)
     try:
         _check_key_active(key)
@@ -385,6 +388,7 @@ def _authenticate_rpc(
             f"The SignatureMethod {params['SignatureMethod']} is not supported; "
             "use HMAC-SHA1."
         )
+
     key = lookup_key(cloud, access_key_id)
     if key is None:
         raise InvalidAccessKeyIdNotFound()
@@ -398,6 +402,7 @@ def _authenticate_rpc(
             "Specified signature is not matched with our calculation. "
             f"server string to sign is:{string_to_sign}"
         )
+
     caller = resolve_caller(cloud, key)
     try:
         _check_key_active(key)

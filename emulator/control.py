@@ -3,8 +3,8 @@
 ``GET /__emu/health``, ``GET|POST /__emu/clock`` (``{"advance_seconds": N}``), ``GET
 /__emu/state`` (the account without any secret), ``GET|DELETE /__emu/requests``
 (``?since=N`` returns the entries after sequence number N), ``GET|POST|DELETE
-/__emu/faults`` and ``GET|POST /__emu/config``. It is bound to the emulator's own
-address, which is 127.0.0.1 unless ``serve --host`` says otherwise.
+/__emu/faults`` and ``GET|POST /__emu/config``. The control plane listens on the
+emulator's own address, which is 127.0.0.1 unless ``serve --host`` sets another.
 """
 
 from __future__ import annotations

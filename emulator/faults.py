@@ -6,11 +6,17 @@ matching calls or with probability ``rate`` (from a random generator seeded with
 call. Faults apply after authentication and before the handler, so a faulted call
 changes nothing.
 
-Kinds: ``throttle`` answers ``Throttling.User`` (400), with ``x-acs-retry-after`` when
-``retry_after_ms`` is set; ``error`` answers 503 ``ServiceUnavailable`` unless
-``status``, ``code`` or ``message`` say otherwise; ``latency`` waits ``latency_ms`` and
-then serves the call; ``drop`` closes the connection without a response. SLS calls get
-SLS error bodies (``ReadQuotaExceed`` 403 for throttle, ``ServerBusy`` 503 for error).
+Kinds:
+
+* ``throttle`` returns ``Throttling.User`` (400), with ``x-acs-retry-after`` when
+  ``retry_after_ms`` is set.
+* ``error`` returns 503 ``ServiceUnavailable`` unless ``status``, ``code`` or
+  ``message`` override it.
+* ``latency`` waits ``latency_ms`` and then serves the call.
+* ``drop`` closes the connection without a response.
+
+SLS calls get SLS error bodies: ``ReadQuotaExceed`` (403) for throttle and
+``ServerBusy`` (503) for error.
 """
 
 from __future__ import annotations
@@ -94,7 +100,7 @@ class FaultRule:
         return data
 
     def pop_error(self) -> AlibabaError:
-        """Build the POP error this rule answers with."""
+        """Build the POP error response of this rule."""
         headers = {}
         if self.retry_after_ms:
             headers["x-acs-retry-after"] = str(self.retry_after_ms)
@@ -117,7 +123,7 @@ class FaultRule:
         )
 
     def sls_error(self) -> SlsError:
-        """Build the SLS error this rule answers with."""
+        """Build the SLS error response of this rule."""
         if self.kind == "throttle":
             return SlsError(
                 self.code or "ReadQuotaExceed",
@@ -156,6 +162,7 @@ def parse_rule(data: Any, where: str = "fault") -> FaultRule:
             f"unknown field {where}.{unknown[0]}; allowed fields are: "
             f"{', '.join(sorted(RULE_FIELDS))}"
         )
+
     service = data.get("service", "*")
     if service not in SERVICES:
         raise FaultRuleError(
@@ -171,6 +178,7 @@ def parse_rule(data: Any, where: str = "fault") -> FaultRule:
         raise FaultRuleError(
             f"invalid {where}.kind {kind!r}; use one of: {', '.join(KINDS)}"
         )
+
     rate = data.get("rate")
     if rate is not None and (
         isinstance(rate, bool)
@@ -182,6 +190,7 @@ def parse_rule(data: Any, where: str = "fault") -> FaultRule:
         )
     if rate is not None and data.get("count") is not None:
         raise FaultRuleError(f"{where} sets both count and rate; choose one")
+
     status = _optional_int(data, "status", where, 400)
     if status is not None and status > 599:
         raise FaultRuleError(
@@ -191,6 +200,7 @@ def parse_rule(data: Any, where: str = "fault") -> FaultRule:
         value = data.get(text_field)
         if value is not None and (not isinstance(value, str) or not value):
             raise FaultRuleError(f"{where}.{text_field} must be a non-empty string")
+
     latency_ms = _optional_int(data, "latency_ms", where, 0)
     if kind == "latency" and latency_ms is None:
         raise FaultRuleError(
@@ -199,6 +209,7 @@ def parse_rule(data: Any, where: str = "fault") -> FaultRule:
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise FaultRuleError(f"{where}.seed must be an integer, got {seed!r}")
+
     return FaultRule(
         service=service,
         action=action,

@@ -228,9 +228,9 @@ def evaluate(
 ) -> Decision:
     """Decide whether ``caller`` may perform ``action`` on ``resource``.
 
-    ``context`` holds condition keys such as ``acs:SourceIp``; ``acs:MFAPresent``
-    defaults to ``"false"`` (AccessKey calls carry no MFA) and ``acs:SecureTransport``
-    to ``"true"`` (the emulator stands in for the HTTPS endpoints).
+    ``context`` contains condition keys such as ``acs:SourceIp``. ``acs:MFAPresent``
+    defaults to ``"false"`` because AccessKey calls carry no MFA, and
+    ``acs:SecureTransport`` to ``"true"`` because the emulator replaces HTTPS endpoints.
     """
     full_context = {"acs:MFAPresent": "false", "acs:SecureTransport": "true"}
     full_context.update(context or {})
@@ -301,7 +301,7 @@ def request_resources(
 ) -> list[str]:
     """Derive the resource ARNs a POP request names, for Resource matching.
 
-    Requests that name no resource the emulator knows how to map use ``*``.
+    Requests that name no resource the emulator can map use ``*``.
     """
     account = cloud.account_id
     if product == "ram":

@@ -1,4 +1,4 @@
-"""Per-account API rate limits that answer ``Throttling.User`` like the real services.
+"""Per-account API rate limits that return ``Throttling.User`` like the real services.
 
 RAM's limit is a token bucket per action, off by default and set in calls per second
 (``--ram-rate-limit`` or ``/__emu/config``). ActionTrail documents LookupEvents at two

@@ -1,10 +1,10 @@
 """Scenario files: the JSON description of an account that the emulator starts from.
 
 A scenario lists the account's users, groups, roles, custom policies, root keys, trail,
-ActionTrail history and bills. ``load_scenario`` validates it completely before building
-a ``Cloud``: an unknown field names its JSON path and the allowed names, and
-contradictions (a key id used twice, a third key on one user, a group or policy that is
-not defined, a bad date or status) are rejected with the path of the bad value.
+ActionTrail history and bills. ``load_scenario`` validates all of it before it builds a
+``Cloud``. An unknown field is reported with its JSON path and the allowed names.
+Contradictions are rejected with the path of the bad value: a key id used twice, a third
+key on one user, a group or policy that is not defined, a bad date or a bad status.
 
 Large histories go in ``events_file``, a JSON Lines file next to the scenario. The line
 text itself becomes the SLS ``event`` column, so loading does not serialise events

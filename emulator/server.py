@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from emulator import control, policy, registry, trail
 from emulator.auth import (
+    RPC_SIGNATURE_PARAMS,
     AuthenticationFailed,
     AuthOptions,
     AuthResult,
@@ -167,7 +168,7 @@ class Emulator:
                 f"{version or '(none)'}."
             )
             return self._pop_error_reply(
-                error, request_id, HOST_IDS.get(version, "pop"), "", ""
+                error, request_id, HOST_IDS.get(version, "pop")
             )
 
         params = dict(request.query)
@@ -191,17 +192,12 @@ class Emulator:
             except AlibabaError as error:
                 key_id = query.get("AccessKeyId") or _credential(request)
                 self._log(
-                    "pop-" + spec.product,
-                    action,
-                    key_id,
-                    error.status,
-                    error.code,
-                    source_ip,
+                    spec.product, action, key_id, error.status, error.code, source_ip
                 )
-                return self._pop_error_reply(
-                    error, request_id, spec.host_id, action, key_id
-                )
+                return self._pop_error_reply(error, request_id, spec.host_id)
             auth.access_key.last_used = self.cloud.now()
+        if auth.signature_version == "v2":
+            params = _api_params(params)
 
         rule = self.faults.pick(spec.product, action)
         if rule is not None:
@@ -355,19 +351,11 @@ class Emulator:
             error.code,
             source_ip,
         )
-        return self._pop_error_reply(
-            error, request_id, spec.host_id, spec.action, caller.access_key_id
-        )
+        return self._pop_error_reply(error, request_id, spec.host_id)
 
     def _pop_error_reply(
-        self,
-        error: AlibabaError,
-        request_id: str,
-        host_id: str,
-        action: str,
-        key_id: str,
+        self, error: AlibabaError, request_id: str, host_id: str
     ) -> Reply:
-        del action, key_id  # kept in the signature for log context at call sites
         product = host_id.split(".")[0].capitalize()
         body: dict[str, Any] = {
             "RequestId": request_id,
@@ -402,7 +390,8 @@ class Emulator:
                     failure.error, request_id, operation, key_id, source_ip
                 )
             except SlsError as error:
-                return self._sls_error(error, request_id, operation, "", source_ip)
+                key_id = _credential(request)
+                return self._sls_error(error, request_id, operation, key_id, source_ip)
             auth.access_key.last_used = self.cloud.now()
         key_id = auth.caller.access_key_id
 
@@ -495,7 +484,7 @@ class Emulator:
                 RequestLogEntry(
                     seq=self._seq,
                     time=iso(self.cloud.now()),
-                    service=service.removeprefix("pop-"),
+                    service=service,
                     action=action,
                     access_key_id=key_id,
                     status=status,
@@ -535,10 +524,21 @@ def _call_sls_handler(request: SlsRequest) -> SlsResponse:
     return module.handle_sls(request)
 
 
+def _api_params(params: dict[str, str]) -> dict[str, str]:
+    """Drop the legacy RPC signature's own parameters, leaving the API's."""
+    return {
+        key: value
+        for key, value in params.items()
+        if key not in RPC_SIGNATURE_PARAMS and key not in ("Action", "Version")
+    }
+
+
 def _credential(request: HttpRequest) -> str:
-    match = re.search(
-        r"Credential=([^,/\s]+)", request.header("authorization", "") or ""
-    )
+    """Take the AccessKey ID from an ACS3, SLS4 or ``LOG id:signature`` header."""
+    authorization = request.header("authorization", "") or ""
+    if authorization.startswith("LOG "):
+        return authorization[4:].strip().rpartition(":")[0]
+    match = re.search(r"Credential=([^,/\s]+)", authorization)
     return match.group(1) if match else ""
 
 
@@ -605,72 +605,62 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.server.track(self.connection, add=False)
 
     def _serve(self) -> None:
-        length_text = self.headers.get("Content-Length")
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self._send(
-                _json_reply(
-                    411,
-                    {
-                        "Code": "MissingContentLength",
-                        "Message": (
-                            "Chunked request bodies are not supported; send "
-                            "Content-Length."
-                        ),
-                    },
-                    {},
-                )
-            )
+        request = self._read_request()
+        if request is None:
             return
-        try:
-            length = int(length_text) if length_text else 0
-        except ValueError:
-            length = -1
-        if length < 0:
-            self._send(
-                _json_reply(
-                    400,
-                    {
-                        "Code": "InvalidContentLength",
-                        "Message": (f"Invalid Content-Length {length_text!r}."),
-                    },
-                    {},
-                )
-            )
-            return
-        body = self.rfile.read(length) if length else b""
-        split = urlsplit(self.path)
-        headers: dict[str, list[str]] = {}
-        for name, value in self.headers.items():
-            headers.setdefault(name.lower(), []).append(value)
-        request = HttpRequest(
-            method=self.command,
-            path=split.path or "/",
-            query=parse_qsl(split.query, keep_blank_values=True),
-            headers=headers,
-            body=body,
-        )
         try:
             reply = self.server.emulator.handle(request, self.client_address[0])
         except Exception:
             logger.exception(
-                "request failed: method=%s path=%s", self.command, split.path
+                "request failed: method=%s path=%s", self.command, request.path
             )
-            reply = _json_reply(
-                500,
-                {
-                    "Code": "InternalError",
-                    "Message": "The emulator failed; see its log.",
-                },
-                {},
-            )
+            body = {
+                "Code": "InternalError",
+                "Message": "The emulator failed; see its log.",
+            }
+            reply = _json_reply(500, body, {})
+
         if reply.drop:
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
-                pass
+                pass  # the client has already gone
             return
         self._send(reply)
+
+    def _read_request(self) -> HttpRequest | None:
+        """Read the body and parse the request, or send a 4xx reply and return None."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            message = "Chunked request bodies are not supported; send Content-Length."
+            body = {"Code": "MissingContentLength", "Message": message}
+            self._send(_json_reply(411, body, {}))
+            return None
+        length_text = self.headers.get("Content-Length")
+        try:
+            length = int(length_text) if length_text else 0
+        except ValueError:
+            length = -1
+        if length < 0:
+            message = (
+                f"Invalid Content-Length {length_text!r}; send the body size in bytes."
+            )
+            body = {"Code": "InvalidContentLength", "Message": message}
+            self._send(_json_reply(400, body, {}))
+            return None
+
+        body_bytes = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name.lower(), []).append(value)
+        return HttpRequest(
+            method=self.command,
+            path=split.path or "/",
+            query=parse_qsl(split.query, keep_blank_values=True),
+            headers=headers,
+            body=body_bytes,
+        )
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)

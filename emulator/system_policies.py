@@ -2,9 +2,9 @@
 
 The documents follow the published system policies in spirit: full-access policies allow
 ``<namespace>:*`` and read-only policies allow the ``Get*``, ``List*``, ``Describe*``
-and ``Query*`` actions of the namespace. NOTE: the real documents carry more statements
-(for example the service-linked-role grants of the full-access policies); the emulator
-keeps only the grants that decide the actions it serves.
+and ``Query*`` actions of the namespace. NOTE: the real documents carry more statements,
+such as the service-linked-role grants of the full-access policies. The emulator keeps
+only the grants that decide the actions it serves.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def clear_proxy_environment() -> None:
 def control_request(url: str, method: str, path: str, json_body: Any = None) -> Any:
     """Call a control endpoint (``/__emu/...``) and return its JSON body.
 
-    Raises ``RuntimeError`` with the emulator's message when it answers with an error.
+    Raises ``RuntimeError`` with the emulator's message when the call fails.
     """
     data = None if json_body is None else json.dumps(json_body).encode("utf-8")
     request = urllib.request.Request(url + path, data=data, method=method)

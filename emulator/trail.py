@@ -20,7 +20,10 @@ from emulator.auth import RPC_SIGNATURE_PARAMS
 from emulator.registry import ActionSpec
 from emulator.state import Caller, Cloud, iso, parse_iso
 
-SECRET_FIELDS = frozenset({"AccessKeySecret", "SecurityToken", "Password"})
+# Fields never copied into a record, in responses or request parameters.
+SECRET_FIELDS = frozenset(
+    {"AccessKeySecret", "SecurityToken", "Password", "OldPassword", "NewPassword"}
+)
 SLS_TOPIC = "actiontrail_audit_event"
 SLS_SOURCE = "actiontrail"
 # Product names that appear as requestParameters.AcsProduct, by emulator service folder.

@@ -364,6 +364,50 @@ def test_serve_prints_listening_line(basic_scenario: Path) -> None:
         assert "alice" in _list_users(client)
 
 
+def test_serve_applies_flags(basic_scenario: Path, tmp_path: Path) -> None:
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps([{"service": "ram", "kind": "throttle", "count": 1}]))
+    flags = [
+        "--faults",
+        str(faults),
+        "--freeze-clock",
+        "--no-clock-skew-check",
+        "--ram-rate-limit",
+        "50",
+    ]
+    with start_emulator_process(basic_scenario, extra_args=flags) as process:
+        assert process.control("GET", "clock") == {
+            "now": "2026-11-20T08:00:00Z",
+            "frozen": True,
+        }
+        config = process.control("GET", "config")
+        assert config["check_clock_skew"] is False
+        assert config["ram_rate_limit"] == 50.0
+        client = ram_client(process, *RESPONDER)
+        error = _error(lambda: _list_users(client))
+        assert error.code == "Throttling.User"
+        assert "alice" in _list_users(client)
+
+
+def test_serve_rejects_bad_faults_file(basic_scenario: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps([{"service": "ram", "kind": "explode"}]))
+    command = [sys.executable, "-m", "emulator", "serve", "--scenario"]
+    command += [str(basic_scenario), "--faults", str(faults)]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 2
+    assert "faults[0].kind" in result.stderr
+
+
 def test_serve_rejects_bad_scenario(tmp_path: Path) -> None:
     import subprocess
     import sys

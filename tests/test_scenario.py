@@ -231,8 +231,9 @@ def test_scenario_loads_100k_events_fast(
             event["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", moment)
             handle.write(json.dumps(event) + "\n")
     data = dict(basic_data, events=[], events_file="events.jsonl")
-    started = time.perf_counter()
+    # CPU time, so that other processes on a busy machine do not fail the test.
+    started = time.process_time()
     cloud = load_scenario(data, base_dir=tmp_path)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert len(cloud.events) == 100_000
     assert elapsed < 5.0
