@@ -456,7 +456,10 @@ def configure_attack_parser(parser: argparse.ArgumentParser) -> None:
         help="read the leaked key's secret from this scenario file instead",
     )
     parser.add_argument(
-        "--playbook", required=True, choices=PLAYBOOK_CHOICES, help="what to do"
+        "--playbook",
+        required=True,
+        choices=PLAYBOOK_CHOICES,
+        help="steps to run; full runs recon, backdoor, cryptomine and tamper in order",
     )
     parser.add_argument(
         "--loop", action="store_true", help="repeat the playbook until stopped"
