@@ -1,9 +1,9 @@
 """SLS backend: the logstores of ``Cloud.sls_logs``, queried by time window and search.
 
 Each logstore gets a ``LogstoreIndex`` that keeps its rows sorted by (``__time__``,
-arrival order) and caches each row's flattened fields and tokens, so repeated queries
-over a large logstore parse every row once. A row is visible once the emulator clock
-has reached its ``__time__``.
+arrival order) and caches the values that queries read from each row, so repeated
+queries over a large logstore parse its JSON once per new key. A row is visible once
+the emulator clock has reached its ``__time__``.
 
 Incomplete results: while ``Cloud.settings["sls_incomplete_polls"]`` is N > 0, the first
 N responses to each distinct query report progress ``Incomplete`` and cover only the
@@ -29,8 +29,21 @@ from emulator.sls.exceptions import (
     ParameterInvalid,
     ProjectNotExist,
 )
-from emulator.sls.query import QueryError, RowView, parse_search, split_query
-from emulator.sls.sql import SqlError, prepare_sql, run_sql
+from emulator.sls.query import (
+    MISSING,
+    QueryError,
+    RowView,
+    flatten_row,
+    parse_search,
+    split_query,
+)
+from emulator.sls.sql import (
+    RESERVED_COLUMNS,
+    PreparedSql,
+    SqlError,
+    prepare_sql,
+    run_sql,
+)
 from emulator.state import Cloud
 
 MAX_LINE = 100
@@ -238,7 +251,12 @@ class SlsBackend:
                 for entry in window
                 if entry[1].row.get("__topic__") == query.topic
             ]
-        matched = [view for _, view in window if node.matches(view)]
+        keys = node.keys()
+        matched = []
+        for _, view in window:
+            view.prefetch(keys)
+            if node.matches(view):
+                matched.append(view)
         return matched, len(window), search, analytic
 
     def _is_complete(self, kind: str, query: LogQuery, *extra: Any) -> bool:
@@ -300,7 +318,7 @@ class SlsBackend:
         try:
             prepared = prepare_sql(analytic, query.logstore)
             names, rows = run_sql(
-                prepared, [view.fields for view in matched], self.cloud.now()
+                prepared, _sql_rows(prepared, matched), self.cloud.now()
             )
         except SqlError as error:
             raise ParameterInvalid(str(error)) from None
@@ -327,6 +345,31 @@ class SlsBackend:
                 {"from": start, "to": end, "count": count, "progress": progress}
             )
         return HistogramResult(progress, buckets)
+
+
+def _sql_rows(prepared: PreparedSql, matched: list[RowView]) -> list[dict[str, Any]]:
+    """Build the table rows of an analytic statement from the matched logs.
+
+    ``SELECT *`` needs every field. Otherwise only the fields the statement names are
+    read, which avoids flattening every event of a large logstore.
+    """
+    if prepared.reads_all_columns:
+        return [flatten_row(view.row) for view in matched]
+    json_keys = sorted(
+        name
+        for name in prepared.referenced | set(RESERVED_COLUMNS)
+        if "." in name or name.startswith("__")
+    )
+    plain_names = [name for name in prepared.referenced if name not in json_keys]
+    rows = []
+    for view in matched:
+        view.prefetch(json_keys)
+        values = {name: view.value(name) for name in json_keys}
+        values.update(
+            (name, view.row[name]) for name in plain_names if name in view.row
+        )
+        rows.append({name: v for name, v in values.items() if v is not MISSING})
+    return rows
 
 
 def get_backend(cloud: Cloud) -> SlsBackend:

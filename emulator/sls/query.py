@@ -18,17 +18,20 @@ The analytic part after the first ``|`` outside quotes is SQL, run by
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-# The default token delimiters of an SLS text index, plus whitespace.
-_DELIMITERS = re.compile(r"[\s,'\";=()\[\]{}?@&<>/:\\]+")
+# The default token delimiters of an SLS text index, plus whitespace and backslash
+# (which only appears in JSON text as an escape).
+_DELIMITER_CLASS = r"[\s,'\";=()\[\]{}?@&<>/:\\]"
+_DELIMITERS = re.compile(_DELIMITER_CLASS + "+")
 # The same set without "?", which is a wildcard inside a search value.
 _PATTERN_DELIMITERS = re.compile(r"[\s,'\";=()\[\]{}@&<>/:\\]+")
+_TOKEN_CHAR = "[^" + _DELIMITER_CLASS[1:]
 _RESERVED_PREFIX = "__"
 
 
@@ -36,42 +39,61 @@ class QueryError(Exception):
     """A search statement that cannot be parsed (SLS InvalidQueryString)."""
 
 
+class _Missing:
+    """The value of a key that a log does not have."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
 def tokenize(text: str) -> tuple[str, ...]:
     """Split a value into the lower-case tokens that the SLS text index stores."""
     return tuple(token for token in _DELIMITERS.split(text.lower()) if token)
 
 
-def _value_text(value: Any) -> str:
+def _leaf(value: Any) -> Any:
+    """Convert a JSON value to what the SLS JSON index stores for it.
+
+    Strings and numbers keep their type, booleans become ``true`` / ``false`` and
+    arrays their JSON text. Objects and nulls are not leaves, so they are MISSING.
+    """
+    if value is None or isinstance(value, dict):
+        return MISSING
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (dict, list)):
+    if isinstance(value, list):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    return value
 
 
 def flatten_row(row: dict[str, str]) -> dict[str, Any]:
     """Return a log's fields plus one ``field.a.b`` key per leaf of its JSON fields.
 
     A field whose value is a JSON object (``event`` in an ActionTrail logstore) is
-    expanded, keeping the JSON type of each leaf: strings stay strings, numbers stay
-    numbers, booleans become ``true`` / ``false``, arrays become their JSON text and
-    nulls are left out, as the SLS JSON index leaves them unindexed.
+    expanded with the leaf values of ``_leaf``. ``__time__`` becomes an integer.
     """
     flat: dict[str, Any] = {}
     for key, value in row.items():
         flat[key] = int(value) if key == "__time__" else value
-        if (
-            isinstance(value, str)
-            and value.startswith("{")
-            and not key.startswith(_RESERVED_PREFIX)
-        ):
-            try:
-                parsed = json.loads(value)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(parsed, dict):
-                _flatten_object(key, parsed, flat)
+        parsed = _parse_object(key, value)
+        if parsed is not None:
+            _flatten_object(key, parsed, flat)
     return flat
+
+
+def _parse_object(key: str, value: Any) -> dict[str, Any] | None:
+    if key.startswith(_RESERVED_PREFIX) or not isinstance(value, str):
+        return None
+    if not value.startswith("{"):
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _flatten_object(prefix: str, node: dict[str, Any], flat: dict[str, Any]) -> None:
@@ -79,64 +101,82 @@ def _flatten_object(prefix: str, node: dict[str, Any], flat: dict[str, Any]) -> 
         key = f"{prefix}.{name}"
         if isinstance(value, dict):
             _flatten_object(key, value, flat)
-        elif value is None:
             continue
-        elif isinstance(value, bool):
-            flat[key] = "true" if value else "false"
-        elif isinstance(value, list):
-            flat[key] = json.dumps(value, ensure_ascii=False)
-        else:
-            flat[key] = value
+        leaf = _leaf(value)
+        if leaf is not MISSING:
+            flat[key] = leaf
+
+
+def _find_path(node: Any, path: str) -> Any:
+    """Find ``a.b.c`` in nested objects whose own keys may contain dots."""
+    if not isinstance(node, dict):
+        return MISSING
+    if path in node:
+        return node[path]
+    dot = path.find(".")
+    while dot >= 0:
+        head = path[:dot]
+        if head in node:
+            found = _find_path(node[head], path[dot + 1 :])
+            if found is not MISSING:
+                return found
+        dot = path.find(".", dot + 1)
+    return MISSING
 
 
 class RowView:
-    """One log prepared for matching: flattened fields and cached tokens."""
+    """One log prepared for matching, with the values of the keys queried so far.
 
-    __slots__ = ("row", "_fields", "_tokens", "_content_tokens", "_full_text")
+    Only the values that queries read are kept, because holding every parsed event
+    would cost several kilobytes per log.
+    """
+
+    __slots__ = ("row", "_values")
 
     def __init__(self, row: dict[str, str]) -> None:
         self.row = row
-        self._fields: dict[str, Any] | None = None
-        self._tokens: dict[str, tuple[str, ...]] = {}
-        self._content_tokens: list[tuple[str, ...]] | None = None
-        self._full_text: frozenset[str] | None = None
+        self._values: dict[str, Any] = {}
 
-    @property
-    def fields(self) -> dict[str, Any]:
-        if self._fields is None:
-            self._fields = flatten_row(self.row)
-        return self._fields
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Read the values of several keys, parsing each JSON field at most once."""
+        missing = [key for key in keys if key not in self._values]
+        if not missing:
+            return
+        parsed: dict[str, dict[str, Any] | None] = {}
+        for key in missing:
+            self._values[key] = self._read(key, parsed)
 
-    def tokens(self, key: str) -> tuple[str, ...] | None:
-        """Return the tokens of one field, or None when the log lacks it."""
-        cached = self._tokens.get(key)
-        if cached is not None:
-            return cached
-        value = self.fields.get(key)
-        if value is None:
-            return None
-        tokens = tokenize(_value_text(value))
-        self._tokens[key] = tokens
-        return tokens
+    def _read(self, key: str, parsed: dict[str, dict[str, Any] | None]) -> Any:
+        if key in self.row:
+            value = self.row[key]
+            return int(value) if key == "__time__" else value
+        dot = key.find(".")
+        while dot >= 0:
+            field = key[:dot]
+            if field in self.row:
+                if field not in parsed:
+                    parsed[field] = _parse_object(field, self.row[field])
+                found = _find_path(parsed[field], key[dot + 1 :])
+                if found is not MISSING:
+                    return _leaf(found)
+            dot = key.find(".", dot + 1)
+        return MISSING
 
-    def content_tokens(self) -> list[tuple[str, ...]]:
-        """Return the tokens of each content field, for bare search phrases."""
-        if self._content_tokens is None:
-            self._content_tokens = [
-                tokenize(value)
-                for key, value in self.row.items()
-                if not key.startswith(_RESERVED_PREFIX)
-            ]
-        return self._content_tokens
+    def value(self, key: str) -> Any:
+        """Return the value of a field or JSON key, or MISSING."""
+        if key not in self._values:
+            self.prefetch((key,))
+        return self._values[key]
 
-    def full_text(self) -> frozenset[str]:
-        """Return the set of tokens of all content fields, for bare search words."""
-        if self._full_text is None:
-            tokens: set[str] = set()
-            for field_tokens in self.content_tokens():
-                tokens.update(field_tokens)
-            self._full_text = frozenset(tokens)
-        return self._full_text
+    def content_texts(self) -> Iterator[str]:
+        """Yield the text of each content field, for bare search terms."""
+        for key, value in self.row.items():
+            if not key.startswith(_RESERVED_PREFIX):
+                yield value
+
+
+def _value_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
 
 
 # The search syntax tree.
@@ -148,6 +188,10 @@ class Node:
     def matches(self, row: RowView) -> bool:
         raise NotImplementedError
 
+    def keys(self) -> set[str]:
+        """Return the field keys that the condition reads."""
+        return set()
+
 
 @dataclass(frozen=True)
 class MatchAll(Node):
@@ -155,9 +199,26 @@ class MatchAll(Node):
         return True
 
 
+@lru_cache(maxsize=256)
+def _token_regex(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """Compile a phrase of search tokens into a regex over delimited text."""
+    parts = []
+    for token in tokens:
+        escaped = re.escape(token).replace(r"\*", _TOKEN_CHAR + "*")
+        parts.append(escaped.replace(r"\?", _TOKEN_CHAR))
+    body = (_DELIMITER_CLASS + "+").join(f"(?:{part})" for part in parts)
+    boundary_before = "(?<!" + _TOKEN_CHAR + ")"
+    boundary_after = "(?!" + _TOKEN_CHAR + ")"
+    return re.compile(boundary_before + body + boundary_after, re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Pattern:
-    """The tokens of a search value; a token with ``*`` or ``?`` is a wildcard."""
+    """The tokens of a search value; a token with ``*`` or ``?`` is a wildcard.
+
+    A value matches text that contains its tokens next to each other, each one a
+    whole token of the text, compared without regard to case.
+    """
 
     tokens: tuple[str, ...]
 
@@ -173,29 +234,10 @@ class Pattern:
                 )
         return cls(tokens)
 
-    def _token_matches(self, pattern: str, token: str) -> bool:
-        if "*" in pattern or "?" in pattern:
-            return fnmatch.fnmatchcase(token, pattern)
-        return pattern == token
-
-    def matches(self, tokens: tuple[str, ...] | frozenset[str]) -> bool:
+    def search(self, text: str) -> bool:
         if not self.tokens:
             return False
-        if isinstance(tokens, frozenset):
-            return all(self._in_set(pattern, tokens) for pattern in self.tokens)
-        width = len(self.tokens)
-        for start in range(len(tokens) - width + 1):
-            if all(
-                self._token_matches(pattern, tokens[start + offset])
-                for offset, pattern in enumerate(self.tokens)
-            ):
-                return True
-        return False
-
-    def _in_set(self, pattern: str, tokens: frozenset[str]) -> bool:
-        if "*" in pattern or "?" in pattern:
-            return any(fnmatch.fnmatchcase(token, pattern) for token in tokens)
-        return pattern in tokens
+        return _token_regex(self.tokens).search(text) is not None
 
 
 @dataclass(frozen=True)
@@ -204,12 +246,15 @@ class FieldMatch(Node):
     pattern: Pattern | None  # None: "key: *", the field exists
 
     def matches(self, row: RowView) -> bool:
-        tokens = row.tokens(self.key)
-        if tokens is None:
+        value = row.value(self.key)
+        if value is MISSING:
             return False
         if self.pattern is None:
             return True
-        return self.pattern.matches(tokens)
+        return self.pattern.search(_value_text(value))
+
+    def keys(self) -> set[str]:
+        return {self.key}
 
 
 @dataclass(frozen=True)
@@ -217,9 +262,7 @@ class FullTextMatch(Node):
     pattern: Pattern
 
     def matches(self, row: RowView) -> bool:
-        if len(self.pattern.tokens) == 1:
-            return self.pattern.matches(row.full_text())
-        return any(self.pattern.matches(tokens) for tokens in row.content_tokens())
+        return any(self.pattern.search(text) for text in row.content_texts())
 
 
 @dataclass(frozen=True)
@@ -228,6 +271,9 @@ class Not(Node):
 
     def matches(self, row: RowView) -> bool:
         return not self.operand.matches(row)
+
+    def keys(self) -> set[str]:
+        return self.operand.keys()
 
 
 @dataclass(frozen=True)
@@ -238,6 +284,9 @@ class And(Node):
     def matches(self, row: RowView) -> bool:
         return self.left.matches(row) and self.right.matches(row)
 
+    def keys(self) -> set[str]:
+        return self.left.keys() | self.right.keys()
+
 
 @dataclass(frozen=True)
 class Or(Node):
@@ -246,6 +295,9 @@ class Or(Node):
 
     def matches(self, row: RowView) -> bool:
         return self.left.matches(row) or self.right.matches(row)
+
+    def keys(self) -> set[str]:
+        return self.left.keys() | self.right.keys()
 
 
 # Lexer and parser.
@@ -281,8 +333,9 @@ def _lex(text: str) -> Iterator[_Token]:
                 end += 1
             if end >= length:
                 raise QueryError(
-                    f"The quoted string that starts at character {position} of the "
-                    "search statement is not closed. Add the closing double quote."
+                    f"The search statement {text!r} is invalid: the quoted string "
+                    f"that starts at character {position} is not closed. Add the "
+                    "closing double quote."
                 )
             yield _Token("quoted", "".join(parts), position)
             position = end + 1

@@ -137,6 +137,15 @@ def _previous_meaningful(tokens: list[_Token], start: int) -> int | None:
     return None
 
 
+def _from_clause(tokens: list[_Token], position: int) -> str:
+    """Return ``FROM log`` spaced to fit before the token at ``position``."""
+    before = "" if position > 0 and tokens[position - 1].kind == "space" else " "
+    after = ""
+    if position < len(tokens) and tokens[position].kind != "space":
+        after = "" if tokens[position].text == ")" else " "
+    return f"{before}FROM {TABLE}{after}"
+
+
 def prepare_sql(sql: str, logstore: str) -> PreparedSql:
     """Rewrite an SLS analytic statement for SQLite, reading the table ``log``."""
     tokens = _last_statement(_tokens(sql))
@@ -172,9 +181,8 @@ def prepare_sql(sql: str, logstore: str) -> PreparedSql:
             elif word in _CLAUSES_AFTER_FROM and clause_index is None:
                 clause_index = scan
         if from_index is None:
-            insertions[clause_index if clause_index is not None else end] = (
-                f" FROM {TABLE} "
-            )
+            position = clause_index if clause_index is not None else end
+            insertions[position] = _from_clause(tokens, position)
             continue
         source = _next_meaningful(tokens, from_index + 1)
         if source is not None and tokens[source].kind in ("word", "quoted", "backtick"):
