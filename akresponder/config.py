@@ -110,6 +110,25 @@ def validate_access_key_id(text: object) -> str:
     raise ConfigurationError(f"invalid AccessKey ID {text!r}: expected {_ID_SHAPE}")
 
 
+def validate_role_arn(value: str) -> str:
+    """Return ``value`` if it is a RAM role ARN, else raise ``ConfigurationError``."""
+    if not isinstance(value, str) or not _ROLE_ARN.fullmatch(value):
+        raise ConfigurationError(
+            f"invalid role ARN {value!r}; expected acs:ram::<account id>:role/<name>"
+        )
+    return value
+
+
+def validate_session_name(value: str) -> str:
+    """Return ``value`` if STS accepts it as a role session name."""
+    if not isinstance(value, str) or not _SESSION_NAME.fullmatch(value):
+        raise ConfigurationError(
+            f"invalid role session name {value!r}; use 2 to 64 letters, digits "
+            "or . @ _ -"
+        )
+    return value
+
+
 def parse_endpoint(text: str, *, require_port: bool = False) -> tuple[str, str | None]:
     """Split an endpoint into ``host[:port]`` and the protocol it names, if any.
 
@@ -249,22 +268,12 @@ class CloudConnection(BaseModel):
     @field_validator("role_arn")
     @classmethod
     def _check_role_arn(cls, value: str | None) -> str | None:
-        if value is not None and not _ROLE_ARN.fullmatch(value):
-            raise ConfigurationError(
-                f"invalid role ARN {value!r}; expected "
-                "acs:ram::<account id>:role/<name>"
-            )
-        return value
+        return None if value is None else validate_role_arn(value)
 
     @field_validator("role_session_name")
     @classmethod
     def _check_session_name(cls, value: str) -> str:
-        if not _SESSION_NAME.fullmatch(value):
-            raise ConfigurationError(
-                f"invalid role session name {value!r}; use 2 to 64 letters, digits "
-                "or . @ _ -"
-            )
-        return value
+        return validate_session_name(value)
 
     @model_validator(mode="after")
     def _check_sts_token(self) -> CloudConnection:

@@ -18,13 +18,13 @@ from akresponder.config import CloudConnection
 from tasks._common import (
     body_map,
     call_api,
-    check_page_size,
     cloud_task,
     fields,
     items,
     task_logger,
 )
 
+PAGE_MIN = 10
 PAGE_MAX = 100
 _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9-]{3,64}")
@@ -87,7 +87,11 @@ def describe_instances(
                 )
     if status is not None and status not in STATUSES:
         raise ValueError(f"invalid status {status!r}; use one of {', '.join(STATUSES)}")
-    check_page_size(page_size, PAGE_MAX)
+    if not PAGE_MIN <= page_size <= PAGE_MAX:
+        raise ValueError(
+            f"invalid page_size {page_size!r}; ECS takes MaxResults from "
+            f"{PAGE_MIN} to {PAGE_MAX}"
+        )
     # The public ECS endpoint is regional, so a call about another region needs a
     # client for that region.
     regional = (

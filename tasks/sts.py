@@ -13,7 +13,11 @@ from typing import Any
 
 from alibabacloud_sts20150401 import models as sts_models
 
-from akresponder.config import CloudConnection
+from akresponder.config import (
+    CloudConnection,
+    validate_role_arn,
+    validate_session_name,
+)
 from tasks._common import body_map, call_api, cloud_task, fields, task_logger
 
 
@@ -69,9 +73,8 @@ def assume_role(
         raise ValueError(
             f"invalid duration_seconds {duration_seconds!r}; use 900 to 43200"
         )
-    check = connection.model_copy(update={"role_arn": None}).model_dump()
-    check.update(role_arn=role_arn, role_session_name=session_name)
-    CloudConnection(**check)  # validates the ARN and session name
+    validate_role_arn(role_arn)
+    validate_session_name(session_name)
     log = task_logger()
     log.info(
         "Assuming role %s",
