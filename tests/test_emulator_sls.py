@@ -1,7 +1,7 @@
 """SLS GetLogs, GetHistograms and logstore calls through the real ``LogClient``.
 
 The account is the audit scenario of test_emulator_actiontrail: its trail logstore
-actiontrail_main holds one log per scenario event. The clock is frozen at
+actiontrail_main contains one log per scenario event. The clock is frozen at
 2026-11-20T08:00:00Z, so the RunInstances log dated 2026-11-21 is not visible yet.
 Expected results are computed from the scenario's events with plain Python filters.
 """

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import pytest
 
 from emulator.sls.query import (
+    Pattern,
     QueryError,
     RowView,
     flatten_row,
     parse_search,
     split_query,
-    tokenize,
 )
 from emulator.sls.sql import (
     SqlError,
@@ -52,20 +52,23 @@ def matching(query: str) -> list[int]:
     return [index for index, item in enumerate(ROWS) if node.matches(RowView(item))]
 
 
-def test_tokenize_splits_at_delimiters() -> None:
-    assert tokenize('Acs:RAM::User/"Alice" a,b;c') == (
-        "acs",
-        "ram",
-        "user",
-        "alice",
-        "a",
-        "b",
-        "c",
-    )
-    assert tokenize("ims-share.aliyuncs.com 10.0.0.1") == (
-        "ims-share.aliyuncs.com",
-        "10.0.0.1",
-    )
+@pytest.mark.parametrize(
+    ("value", "text", "expected"),
+    [
+        ("ram", 'Acs:RAM::User/"Alice"', True),
+        ("alice", 'Acs:RAM::User/"Alice"', True),
+        ("ali", 'Acs:RAM::User/"Alice"', False),
+        ("ali*", 'Acs:RAM::User/"Alice"', True),
+        ("b", "a,b;c", True),
+        ("ims-share.aliyuncs.com", "ims-share.aliyuncs.com 10.0.0.1", True),
+        ("aliyuncs", "ims-share.aliyuncs.com", False),
+        ("10.0.0.1", "ims-share.aliyuncs.com 10.0.0.1", True),
+        ("user alice", 'Acs:RAM::User/"Alice"', True),
+        ("alice user", 'Acs:RAM::User/"Alice"', False),
+    ],
+)
+def test_pattern_matches_whole_tokens(value: str, text: str, expected: bool) -> None:
+    assert Pattern.parse(value).search(text) is expected
 
 
 def test_flatten_row_keeps_json_types() -> None:

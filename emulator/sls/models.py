@@ -49,8 +49,8 @@ from emulator.state import Cloud
 MAX_LINE = 100
 MAX_HISTOGRAM_BUCKETS = 60
 INCOMPLETE_POLLS_SETTING = "sls_incomplete_polls"
-# Settings that GetLogStore reports for every emulated logstore; ActionTrail creates
-# its logstores with a 180-day retention unless the user changes it.
+# NOTE: GetLogStore reports these emulator values for every logstore. They are not
+# the settings that ActionTrail gives the logstores it creates.
 LOGSTORE_TTL_DAYS = 180
 LOGSTORE_SHARD_COUNT = 2
 
@@ -97,7 +97,7 @@ def _row_time(row: dict[str, str]) -> int:
 
 @dataclass
 class QueryResult:
-    """The answer to one GetLogs call, before it is shaped for v1 or v2."""
+    """The result of one GetLogs call, before it is shaped for v1 or v2."""
 
     progress: str
     rows: list[dict[str, str]]
@@ -161,8 +161,8 @@ class SlsBackend:
     def require_project(self, project: str) -> None:
         if not project or not self._logstores(project):
             raise ProjectNotExist(
-                f"The Project does not exist : {project!r}. Check the project name "
-                "in the endpoint host, or the trail's SlsProjectArn."
+                f"The project {project!r} does not exist. Check the project name in "
+                "the endpoint host, or the trail's SlsProjectArn."
             )
 
     def require_logstore(self, project: str, logstore: str) -> list[dict[str, str]]:
@@ -261,15 +261,17 @@ class SlsBackend:
 
     def _is_complete(self, kind: str, query: LogQuery, *extra: Any) -> bool:
         """Count a response to a query and tell whether it may be complete."""
-        wanted = int(self.cloud.settings.get(INCOMPLETE_POLLS_SETTING, 0) or 0)
-        if wanted != self._polls_setting:
+        incomplete_polls = int(
+            self.cloud.settings.get(INCOMPLETE_POLLS_SETTING, 0) or 0
+        )
+        if incomplete_polls != self._polls_setting:
             self._polls.clear()
-            self._polls_setting = wanted
-        if wanted <= 0:
+            self._polls_setting = incomplete_polls
+        if incomplete_polls <= 0:
             return True
         key = (kind, query, *extra)
         seen = self._polls.get(key, 0)
-        if seen >= wanted:
+        if seen >= incomplete_polls:
             return True
         self._polls[key] = seen + 1
         return False

@@ -1,10 +1,10 @@
 """The SLS search language: ``search | select ...`` split, parsed and matched.
 
-The search part supports ``*``, ``key: value``, ``"key": "value"``, wildcards (``*``
-and ``?`` inside a word, as in ``key: val*``), bare terms matched against the whole
-log (full text), ``and`` / ``or`` / ``not`` in any letter case with parentheses, and
-implicit ``and`` between adjacent terms. ``not`` binds tighter than ``and``, which
-binds tighter than ``or``.
+The search part supports ``*``, ``key: value``, ``"key": "value"`` and wildcards
+(``*`` and ``?`` inside a word, as in ``key: val*``). Bare terms match against the
+whole log (full text). ``and``, ``or`` and ``not`` work in any letter case, with
+parentheses and an implicit ``and`` between adjacent terms. ``not`` binds tighter than
+``and``, which binds tighter than ``or``.
 
 Matching follows the default SLS text index: values are split into tokens at the
 delimiters ``, '";=()[]{}?@&<>/:`` and whitespace, and compared without regard to
@@ -28,7 +28,6 @@ from typing import Any
 # The default token delimiters of an SLS text index, plus whitespace and backslash
 # (which only appears in JSON text as an escape).
 _DELIMITER_CLASS = r"[\s,'\";=()\[\]{}?@&<>/:\\]"
-_DELIMITERS = re.compile(_DELIMITER_CLASS + "+")
 # The same set without "?", which is a wildcard inside a search value.
 _PATTERN_DELIMITERS = re.compile(r"[\s,'\";=()\[\]{}@&<>/:\\]+")
 _TOKEN_CHAR = "[^" + _DELIMITER_CLASS[1:]
@@ -47,11 +46,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-def tokenize(text: str) -> tuple[str, ...]:
-    """Split a value into the lower-case tokens that the SLS text index stores."""
-    return tuple(token for token in _DELIMITERS.split(text.lower()) if token)
 
 
 def _leaf(value: Any) -> Any:
@@ -138,7 +132,7 @@ class RowView:
         self._values: dict[str, Any] = {}
 
     def prefetch(self, keys: Iterable[str]) -> None:
-        """Read the values of several keys, parsing each JSON field at most once."""
+        """Read the values of several keys, parsing each JSON field once per call."""
         missing = [key for key in keys if key not in self._values]
         if not missing:
             return
@@ -262,6 +256,8 @@ class FullTextMatch(Node):
     pattern: Pattern
 
     def matches(self, row: RowView) -> bool:
+        # NOTE: bare terms search the stored text, where JSON fields may escape
+        # non-ASCII characters as \uXXXX, so such terms only match as key values.
         return any(self.pattern.search(text) for text in row.content_texts())
 
 

@@ -7,7 +7,7 @@ Routes served (the project comes from the ``Host`` header):
 * ``GET /logstores/<logstore>?type=log`` GetLogs v1: a JSON list of logs, with the
   metadata in lower-case ``x-log-*`` headers
 * ``GET /logstores/<logstore>?type=histogram`` GetHistograms
-* ``POST /logstores/<logstore>/logs`` GetLogs v2: a JSON body, answered with
+* ``POST /logstores/<logstore>/logs`` GetLogs v2: a JSON body, returning
   ``{"meta": {...}, "data": [...]}``
 
 Every log value is a string, as SLS returns them.
@@ -153,7 +153,7 @@ def _get_logs_v2(request: SlsRequest, logstore: str) -> SlsResponse:
         params = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ParameterInvalid(
-            "The GetLogs request body is not JSON. Send the parameters as a JSON "
+            "The GetLogs request body is invalid JSON. Send the parameters as a JSON "
             'object such as {"from": 1700000000, "to": 1700003600, "query": "*"}.'
         ) from None
     if not isinstance(params, dict):

@@ -1,9 +1,9 @@
 """SLS analytic statements (``search | select ...``) run in SQLite.
 
 SLS SQL has no FROM clause: it reads the logs that the search part matched. The
-statement is rewritten so that every SELECT without FROM reads the table ``log``
-(``FROM log`` and ``FROM <logstore>`` are accepted too), and a top-level LIMIT of 100
-is added when the statement has none, because SLS returns at most 100 rows then.
+statement is rewritten so that every SELECT without FROM reads the table ``log``, and
+``FROM log`` and ``FROM <logstore>`` are accepted too. A top-level LIMIT of 100 is
+added when the statement has none, because SLS returns at most 100 rows then.
 
 The table has one untyped column per field, with flattened JSON keys such as
 ``"event.eventName"``, so values keep their JSON types and ``__time__`` is an
@@ -103,7 +103,7 @@ def _last_statement(tokens: list[_Token]) -> list[_Token]:
         first = next(t for t in setting if t.kind not in ("space", "comment"))
         if first.lowered != "set":
             raise SqlError(
-                "The analytic statement holds more than one query. Send one SELECT, "
+                "The analytic statement contains more than one query. Send one SELECT, "
                 "optionally after 'set session ...;' settings."
             )
     return statement
