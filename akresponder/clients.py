@@ -141,9 +141,9 @@ def _build_sls_client(connection: CloudConnection) -> Any:
         source="akresponder",
     )
     if _is_ip_or_localhost(endpoint):
-        # LogClient puts the project in front of the host ("proj.127.0.0.1:18931") and
-        # only skips that for a bare IP without a port; forcing the flag makes it
-        # connect to host:port while still sending "Host: proj.<host>".
+        # LogClient puts the project in front of the host ("proj.127.0.0.1:18931")
+        # unless the endpoint is a bare IP without a port. Forcing the flag makes it
+        # connect to host:port while it still sends "Host: proj.<host>".
         client._isRowIp = True
     client.timeout = (
         connection.connect_timeout_ms / 1000,

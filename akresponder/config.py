@@ -51,8 +51,8 @@ ENV_ECS_METADATA_DISABLED = "ALIBABA_CLOUD_ECS_METADATA_DISABLED"
 # the older form, current ones have 24 characters), STS ids: "STS." + letters/digits.
 _LTAI_ID = re.compile(r"LTAI[A-Za-z0-9]{12,20}")
 _STS_ID = re.compile(r"STS\.[A-Za-z0-9]{8,64}")
-# AccessKeySecrets are 30 letters and digits; accept a little around that so a pasted
-# secret is caught (and never echoed) rather than reported as a malformed id.
+# AccessKeySecrets are 30 letters and digits. The range is a little wider, so that a
+# pasted secret is caught and never echoed instead of being reported as a bad id.
 _SECRET_SHAPE = re.compile(r"[A-Za-z0-9]{26,40}")
 _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
 _ROLE_ARN = re.compile(r"acs:ram::\d+:role/[A-Za-z0-9._-]{1,64}")
@@ -435,8 +435,8 @@ def _from_instance_role() -> dict[str, Any]:
     from alibabacloud_credentials.provider import EcsRamRoleCredentialsProvider
 
     # NOTE: the credentials are a snapshot of the role's STS token, which the
-    # metadata service rotates hourly; a run longer than the token's lifetime must
-    # call resolve_connection again.
+    # metadata service rotates. A run that outlives the token must call
+    # resolve_connection again.
     try:
         credentials = EcsRamRoleCredentialsProvider().get_credentials()
     except Exception as exc:

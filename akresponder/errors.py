@@ -1,4 +1,4 @@
-"""Turn SDK exceptions into one error type that says what failed and what to do.
+"""Turn SDK exceptions into one error type that names the failure and the next step.
 
 The SDKs raise many classes: the Tea/darabonba POP core raises ``ClientException``
 (4xx), ``ServerException`` (5xx), ``ThrottlingException`` (any status with an
@@ -98,8 +98,9 @@ class CloudError(Exception):
         super().__init__(self._compose())
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Prefect copies exceptions between threads and into states; keyword-only
-        # arguments need an explicit reduce to survive pickling.
+        # The default reduce passes only the message to __init__, which takes
+        # keyword-only arguments, so unpickling (multiprocessing, result storage)
+        # would fail without this.
         return (_rebuild, (self._kwargs(),))
 
     def _kwargs(self) -> dict[str, Any]:
@@ -149,10 +150,10 @@ class CloudError(Exception):
 
     def _hint(self) -> str:
         if self.is_permission_error:
-            wanted = [p for p in (self.permission, self.auth_action) if p]
-            wanted = list(dict.fromkeys(wanted))
-            if wanted:
-                actions = " and ".join(wanted)
+            missing = [p for p in (self.permission, self.auth_action) if p]
+            missing = list(dict.fromkeys(missing))
+            if missing:
+                actions = " and ".join(missing)
                 return (
                     f"The responder's identity lacks the RAM permission {actions}; "
                     "grant it (`akresponder policy` prints the minimal policy)."
@@ -186,7 +187,11 @@ def _clean_pop_message(message: str | None) -> str:
 
 
 def _transport_code(exc: BaseException) -> tuple[str, bool]:
-    """Name a transport failure and say whether the request was certainly not sent."""
+    """Return a code for a transport failure and whether the service may have acted.
+
+    The second value is False only when the request cannot have reached the service
+    (connection refused, connect timeout, TLS failure).
+    """
     import requests
 
     text = f"{type(exc).__name__}: {exc}".lower()

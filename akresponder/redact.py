@@ -10,7 +10,7 @@ Two mechanisms, used together:
   next to the word "secret".
 
 ``install()`` attaches ``RedactingFilter`` to the root logger, Prefect's loggers and
-akresponder's loggers, and to every handler they have; flows and the CLI call it once
+akresponder's loggers, and to every handler they have. Flows and the CLI call it once
 at start. ``scrub(obj)`` returns a copy of a dict or list without secret fields, for
 reports and artifacts.
 """

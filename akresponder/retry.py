@@ -1,13 +1,13 @@
 """Retries with exponential backoff, jitter and the server's retry-after, and pacing.
 
-Why the retry loop runs inside each task around the SDK call rather than as Prefect
-task retries: a throttled POP call carries ``x-acs-retry-after`` (milliseconds), and
-Prefect decides a task's retry delay before the failure is known
-(``retry_delay_seconds`` is fixed per attempt and ``retry_condition_fn`` can only say
-yes or no), so it cannot honour the server's wait. A loop around the call also retries
-only the request, not the task's logging and validation, and works the same when a
-task is called through ``.fn`` in batch code. Prefect-level retries are therefore off
-(``task_options()``), so one failed call is never multiplied by two retry layers.
+The retry loop runs inside each task around the SDK call, not as Prefect task
+retries, because a throttled POP call carries ``x-acs-retry-after`` (milliseconds)
+and Prefect cannot honour it: ``retry_delay_seconds`` is fixed per attempt before the
+failure is known, and ``retry_condition_fn`` only returns whether to retry. A loop
+around the call also retries only the request, not the task's logging and
+validation, and works the same when a task is called through ``.fn`` in batch code.
+Prefect-level retries are therefore off (``task_options()``), so one failed call is
+never multiplied by two retry layers.
 
 Settings come from ``AKRESPONDER_RETRY_MAX_ATTEMPTS``, ``AKRESPONDER_RETRY_BASE_DELAY``
 and ``AKRESPONDER_RETRY_MAX_DELAY`` (seconds) or from ``set_default_policy`` (the

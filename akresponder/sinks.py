@@ -1,4 +1,4 @@
-"""Where a newly created AccessKey's secret goes, and nowhere else.
+"""Secret sinks: the only places a newly created AccessKey's secret goes.
 
 A sink's ``deliver(user_name, access_key_id, secret)`` stores the secret and returns a
 description of where it went (a block name or a file path, never the secret). Three

@@ -23,7 +23,7 @@ from akresponder.config import (
 
 
 class EndpointOverrides(BaseModel):
-    """Where to send calls instead of the public endpoints, and how.
+    """Endpoint overrides for the public endpoints, with protocol and timeouts.
 
     ``default`` sends every service to one ``host[:port]`` (such as the local
     emulator); a per-service value wins over it.

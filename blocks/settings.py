@@ -1,7 +1,7 @@
 """The Prefect block that holds how the responder acts: policy, approvals, sinks.
 
 ``ResponderSettings`` stores the deny policy attached to a compromised key's user,
-which steps wait for a person's approval and what happens when nobody answers, where
+which steps wait for a person's approval and the default when no one responds, where
 new AccessKey secrets go, where evidence is written, and the retry settings for cloud
 calls.
 
@@ -127,7 +127,7 @@ ALL_STEPS = DESTRUCTIVE_STEPS + REVERSIBLE_STEPS
 
 
 class ResponderSettings(Block):
-    """How akresponder contains a compromised key.
+    """Settings for containing a compromised key.
 
     Example:
         ```python
@@ -154,16 +154,16 @@ class ResponderSettings(Block):
     deny_policy_name: str = Field(
         default="akresponder-deny-high-risk",
         pattern=r"^[A-Za-z0-9-]{1,128}$",
-        description="Name of the custom policy that holds the deny policy.",
+        description="Name of the custom policy that contains the deny statements.",
     )
     approval_timeout_seconds: int = Field(
         default=3600,
         ge=1,
         le=7 * 24 * 3600,
-        description="Seconds to wait for a person's answer.",
+        description="Seconds to wait for a person's approval decision.",
     )
     approval_on_timeout: Literal["deny", "approve"] = Field(
-        default="deny", description="The answer when nobody answers in time."
+        default="deny", description="The decision when no one responds in time."
     )
     approval_steps: list[str] = Field(
         default_factory=lambda: list(DESTRUCTIVE_STEPS),
@@ -192,7 +192,7 @@ class ResponderSettings(Block):
         default=0.5, ge=0, le=60, description="Seconds before the first retry."
     )
     retry_max_delay: float = Field(
-        default=20.0, ge=0, le=600, description="Longest wait between retries, seconds."
+        default=20.0, ge=0, le=600, description="Maximum wait between retries, seconds."
     )
 
     @field_validator("deny_policy_document")

@@ -1,9 +1,9 @@
 """ActionTrail tasks: event history and the AccessKey audit APIs.
 
-``lookup_events_page`` fetches one LookupEvents page; ``lookup_events`` fetches every
-event between two times, splitting the range into windows of at most 30 days
-(LookupEvents' maximum range) and following ``NextToken``, newest window first, at
-most ``AKRESPONDER_ACTIONTRAIL_RPS`` calls per second (default 2, ActionTrail's
+``lookup_events_page`` fetches one LookupEvents page. ``lookup_events`` fetches every
+event between two times: it splits the range into windows of at most 30 days
+(LookupEvents' maximum range) and follows ``NextToken``, newest window first. It makes
+at most ``AKRESPONDER_ACTIONTRAIL_RPS`` calls per second (default 2, ActionTrail's
 documented limit). Events are the raw camelCase records LookupEvents returns.
 ActionTrail keeps 90 days of events, so ``lookup_events`` starts no earlier than 90
 days (less a 10-minute margin) before ``end_time`` and logs a warning when it cuts.

@@ -6,8 +6,8 @@
 bill items as the API names their fields (``ProductCode``, ``PretaxAmount``,
 ``Region``, ``InstanceID``, ...).
 
-BSS can answer HTTP 200 with ``"Success": false``; the SDK does not raise then, so
-these tasks raise ``CloudError`` with the body's ``Code`` and ``Message``. Only the
+BSS can respond with HTTP 200 and ``"Success": false``. The SDK raises nothing then,
+so these tasks raise ``CloudError`` with the body's ``Code`` and ``Message``. Only the
 last 18 billing cycles are queryable.
 """
 

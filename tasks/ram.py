@@ -1,9 +1,10 @@
 """RAM tasks: one Prefect task per API action.
 
-Every task takes a ``CloudConnection`` first and keyword ``incident`` (an id that goes
-into the log lines), logs before and after the call with ``key=value`` fields, and
-returns plain data in the API's own field names (PascalCase) without ``RequestId``
-unless stated. ``.fn`` is the plain function, for batch code outside a flow.
+Every task takes a ``CloudConnection`` first and keyword ``incident``, an id that goes
+into the log lines. Each logs before and after its call with ``key=value`` fields.
+Results are plain data in the API's own field names (PascalCase), without
+``RequestId`` unless stated. ``.fn`` is the plain function, for batch code outside a
+flow.
 
 Reading: ``list_users`` (all pages), ``get_user``, ``list_access_keys``,
 ``get_access_key_last_used``, ``get_policy``, ``list_policy_versions``,
@@ -215,8 +216,8 @@ def create_access_key(
 
     Returns ``{"UserName", "AccessKeyId", "Status", "CreateDate", "SecretStoredIn"}``;
     the secret itself is never returned or logged. If the sink fails, the new key is
-    deleted again (hence ``ram:DeleteAccessKey``) so that no key exists whose secret
-    nobody has, and ``SinkError`` is raised.
+    deleted again (hence ``ram:DeleteAccessKey``), so that no key exists whose secret
+    no one holds, and ``SinkError`` is raised.
     """
     check_user_name(user_name)
     if isinstance(sink, str):
@@ -649,14 +650,14 @@ def _attachment_change(
         )
         request_id = body.get("RequestId")
     except CloudError as error:
-        # Already in the wanted state (also after a retried, processed request).
+        # Already in the requested state, also when a retried request was processed.
         if error.code != no_op_code:
             raise
         changed = False
 
     log.info(
-        "%s policy done %s",
-        verb,
+        "%s policy %s",
+        "Attached" if action == "AttachPolicyToUser" else "Detached",
         fields(
             incident=incident,
             user=user_name,
@@ -858,9 +859,9 @@ def update_login_profile(
 ) -> dict[str, Any]:
     """Change a user's console login: new password, forced reset, required MFA.
 
-    The password is a ``SecretStr`` so that Prefect never stores it in clear text; it is
-    registered for log redaction. Returns the settings changed (without the password)
-    and ``RequestId``.
+    The password is a ``SecretStr``, so it stays masked in reprs and flow
+    parameters, and it is registered for log redaction. Returns the settings changed
+    (without the password) and ``RequestId``.
     """
     check_user_name(user_name)
     if (
@@ -877,8 +878,8 @@ def update_login_profile(
         plain_password = password.get_secret_value()
         if len(plain_password) < 8:
             raise ValueError(
-                "password is shorter than 8 characters; RAM's default password "
-                "policy needs at least 8"
+                "password is shorter than 8 characters; RAM password policies "
+                "require at least 8"
             )
         redact.register_secret(plain_password)
     log = task_logger()

@@ -1,7 +1,7 @@
 """SLS (Log Service) tasks for reading an ActionTrail trail's logstore.
 
 ``get_logs`` runs a search query and follows ``offset`` in pages of at most 100 rows
-until a short page (or ``max_rows``); a query with an SQL part (``... | select ...``)
+until a short page (or ``max_rows``). A query with an SQL part (``... | select ...``)
 is sent once, because SLS pages SQL results only through ``LIMIT``.
 ``get_histograms`` returns the per-interval counts of a query. Rows are dicts of
 strings, as SLS returns them: ``__time__`` (epoch seconds), ``__source__``,

@@ -1,9 +1,9 @@
 """STS tasks: who is calling, and temporary credentials for a role.
 
 ``get_caller_identity`` returns the identity behind a connection (``AccountId``,
-``Arn``, ``IdentityType``, ``PrincipalId``, ``UserId``, ``RoleId``); with a
-compromised key's own credentials it tells whose key it is, and STS requires no RAM
-permission for it. ``assume_role`` returns a ``CloudConnection`` for a role's
+``Arn``, ``IdentityType``, ``PrincipalId``, ``UserId``, ``RoleId``). Called
+with a compromised key's own credentials, it shows whose key it is, and STS requires
+no RAM permission for it. ``assume_role`` returns a ``CloudConnection`` for a role's
 temporary credentials (its secret and token stay inside ``SecretStr`` fields).
 """
 

@@ -194,7 +194,7 @@ def test_resolve_connection_half_pair_names_missing_variable() -> None:
 
 def test_resolve_connection_without_credentials_skips_metadata(tmp_path: Path) -> None:
     # Nothing configured: under pytest the chain must stop before the ECS metadata
-    # service and say how to configure credentials.
+    # service, and the error must explain how to configure credentials.
     with pytest.raises(ConfigurationError) as caught:
         resolve_connection(environ={"HOME": str(tmp_path)})
     message = str(caught.value)

@@ -40,7 +40,7 @@ def test_permissions_every_task_declares() -> None:
     assert missing == []
 
 
-def test_permissions_every_task_has_no_cache_and_no_prefect_retries() -> None:
+def test_permissions_tasks_use_task_options() -> None:
     from prefect.cache_policies import NO_CACHE
 
     for name, task in _all_tasks():
@@ -50,9 +50,9 @@ def test_permissions_every_task_has_no_cache_and_no_prefect_retries() -> None:
 
 
 def test_permissions_declared_match_the_api_called() -> None:
-    # Tasks name the API they call as the string after the connection argument
-    # (call_api(connection, "ram", "ListUsers", ...) or _ram(connection, "ListUsers",
-    # ...)); the RAM action for each such API must be declared.
+    # Tasks name the API they call in the string after the connection argument, as
+    # in call_api(connection, "ram", "ListUsers", ...). The RAM action for each such
+    # API must be declared.
     import re
 
     named = re.compile(r'\(\s*(?:connection|regional),\s*(?:"[a-z]+",\s*)?"([A-Z]\w+)"')

@@ -1,4 +1,4 @@
-"""BSS billing tasks against the emulator: paging and Success=false answers."""
+"""BSS billing tasks against the emulator: paging and Success=false responses."""
 
 from __future__ import annotations
 

@@ -116,9 +116,7 @@ def test_ram_create_access_key_limit_reached(emulator) -> None:
     assert caught.value.status == 409
 
 
-def test_ram_create_access_key_deletes_key_when_sink_fails(
-    emulator, tmp_path: Path
-) -> None:
+def test_ram_create_access_key_sink_failure(emulator, tmp_path: Path) -> None:
     connection = connect(emulator)
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("")
