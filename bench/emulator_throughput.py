@@ -4,8 +4,8 @@ The script starts ``python -m emulator serve`` as a child process, then drives
 ListUsers and GetUser calls (alternating) through the official
 ``alibabacloud_ram20150501`` client from several threads, each with its own client,
 and prints requests per second with the machine and the command. The client threads
-share the machine with the server, so the figure is the end-to-end rate that a test
-suite sees, not the server's alone.
+share the machine with the server, so the figure is the end-to-end rate of a test
+suite, not the server's alone.
 
 Run: ``.venv/bin/python bench/emulator_throughput.py [--requests N] [--threads T]
 [--write-doc]``. ``--write-doc`` replaces the "Emulator throughput" section of

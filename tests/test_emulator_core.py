@@ -275,6 +275,7 @@ def test_call_recorded_as_event(emulator: RunningEmulator) -> None:
     )
     assert response.status_code == 200
     assert len(emulator.cloud.events) == before + 1
+
     event = emulator.cloud.events[-1]
     assert event["eventName"] == "GetUser"
     assert event["eventType"] == "ApiCall"
@@ -289,6 +290,7 @@ def test_call_recorded_as_event(emulator: RunningEmulator) -> None:
     assert event["errorCode"] == ""
     assert event["errorMessage"] == ""
     assert event["recipientAccountId"] == "1234567890123456"
+
     assert event["requestParameters"]["UserName"] == "alice"
     assert event["requestParameters"]["RequestId"] == event["requestId"]
     assert event["userIdentity"] == {
