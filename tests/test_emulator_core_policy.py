@@ -347,3 +347,41 @@ def test_request_resources_for_ram_user(cloud) -> None:
     )
     assert resources == ["acs:ram:*:1234567890123456:user/alice"]
     assert policy.request_resources(cloud, "bss", {}, "cn-hangzhou") == ["*"]
+
+
+def test_session_policy_denial_detail(emulator) -> None:
+    from alibabacloud_sts20150401 import models as sts_models
+
+    from tests.helpers import sts_client
+
+    session_policy = {
+        "Version": "1",
+        "Statement": [{"Effect": "Allow", "Action": "ram:List*", "Resource": "*"}],
+    }
+    credentials = (
+        sts_client(emulator, *RESPONDER)
+        .assume_role(
+            sts_models.AssumeRoleRequest(
+                role_arn="acs:ram::1234567890123456:role/ops-admin",
+                role_session_name="read-only",
+                policy=json.dumps(session_policy),
+            )
+        )
+        .body.credentials
+    )
+    client = ram_client(
+        emulator,
+        credentials.access_key_id,
+        credentials.access_key_secret,
+        security_token=credentials.security_token,
+    )
+    users = client.list_users(ram_models.ListUsersRequest()).body.users.user
+    assert len(users) == 4
+    with pytest.raises(ClientException) as caught:
+        client.delete_user(ram_models.DeleteUserRequest(user_name="alice"))
+    detail = caught.value.access_denied_detail
+    assert caught.value.code == "NoPermission"
+    assert detail["AuthPrincipalType"] == "AssumedRoleUser"
+    assert detail["AuthPrincipalDisplayName"] == "ops-admin:read-only"
+    assert detail["PolicyType"] == "SessionPolicy"
+    assert detail["NoPermissionType"] == "ImplicitDeny"
