@@ -192,7 +192,7 @@ def convert_records(
         if key in unique:
             stats.duplicates += 1
         else:
-            unique[key] = record
+            unique[key] = _with_utc_time(record)
     ordered = sorted(
         unique.values(),
         key=lambda record: (str(record["eventTime"]), str(record.get("eventID", ""))),
@@ -255,6 +255,22 @@ def convert_records(
     }
     stats.dropped_keys = list(accounts.dropped_keys)
     return Conversion(scenario=scenario, events=events, stats=stats)
+
+
+def _with_utc_time(record: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of the record whose eventTime is ``YYYY-MM-DDThh:mm:ssZ``.
+
+    CloudTrail may add milliseconds, and ActionTrail times have whole seconds.
+    """
+    text = str(record.get("eventTime", ""))
+    try:
+        moment = parse_iso(text)
+    except ValueError:
+        raise ConversionError(
+            f"record {record.get('eventID', '?')} has eventTime {text!r}; expected "
+            "ISO 8601 such as 2023-07-10T12:00:00Z"
+        ) from None
+    return {**record, "eventTime": iso(moment)}
 
 
 def _check_options(options: ConvertOptions) -> None:

@@ -617,6 +617,16 @@ def test_map_regions() -> None:
     }
 
 
+def test_map_event_time_whole_seconds() -> None:
+    (event,) = convert_one(record(eventTime="2024-05-01T10:00:00.250Z"))
+    assert event["eventTime"] == "2024-05-01T10:00:00Z"
+
+
+def test_convert_bad_event_time() -> None:
+    with pytest.raises(ConversionError, match="eventTime 'yesterday'"):
+        convert_records([record(eventTime="yesterday")])
+
+
 def test_map_read_only_to_event_rw() -> None:
     assert convert_one(record(readOnly=True))[0]["eventRW"] == "Read"
     write = record("iam.amazonaws.com", "CreateUser", readOnly=False)
