@@ -1,0 +1,1 @@
+"""Investigation library: pure functions over ActionTrail events and BSS bills."""
