@@ -552,6 +552,8 @@ def _source_ip(request: HttpRequest, client_ip: str) -> str:
 def _sls_project(host: str) -> str | None:
     """Take the SLS project from a ``Host`` such as ``audit-1.127.0.0.1:8080``."""
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if _IPV4.match(name) or name == "localhost":
+        return None  # a bare address names no project
     match = _SLS_PROJECT.match(name)
     if match is None:
         return None

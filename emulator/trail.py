@@ -77,8 +77,9 @@ def user_identity(cloud: Cloud, caller: Caller) -> dict[str, Any]:
         "accessKeyId": caller.access_key_id,
     }
     if caller.type == "assumed-role":
-        session = cloud.sts_sessions.get(caller.access_key_id)
-        created = iso(session.expiration) if session else ""
+        # AssumeRole stores the STS key with its issue time as the creation date.
+        key = cloud.access_keys.get(caller.access_key_id)
+        created = iso(key.create_date) if key else ""
         identity["sessionContext"] = {
             "attributes": {"mfaAuthenticated": "false", "creationDate": created}
         }

@@ -136,6 +136,20 @@ def test_unsigned_request_rejected(emulator: RunningEmulator) -> None:
     assert response.json()["Code"] == "IncompleteSignature"
 
 
+def test_sls_host_dispatched_to_sls(emulator: RunningEmulator) -> None:
+    import requests
+
+    with requests.Session() as session:
+        session.trust_env = False
+        response = session.get(
+            emulator.url + "/logstores/actiontrail_main",
+            headers={"Host": "audit-1234567890123456.127.0.0.1"},
+        )
+    assert response.status_code == 401
+    assert response.json()["errorCode"] == "Unauthorized"
+    assert response.headers["x-log-requestid"]
+
+
 def test_unknown_action_not_found(emulator: RunningEmulator) -> None:
     response = send_signed_pop(emulator, *RESPONDER, "NoSuchAction", RAM_VERSION)
     assert response.status_code == 404
@@ -217,6 +231,9 @@ def test_sts_key_accepted_with_token(emulator: RunningEmulator) -> None:
     assert identity["type"] == "assumed-role"
     assert identity["userName"] == "ops-admin:incident-42"
     assert identity["principalId"].endswith(":incident-42")
+    attributes = identity["sessionContext"]["attributes"]
+    assert attributes["mfaAuthenticated"] == "false"
+    assert attributes["creationDate"].startswith("2026-11-20T")
 
 
 def test_sts_key_without_token_rejected(emulator: RunningEmulator) -> None:
