@@ -48,6 +48,7 @@ def answer_when_paused(run_input: dict, stop: threading.Event) -> threading.Thre
     return thread
 
 
+@pytest.mark.slow
 def test_respond_approval_answered_in_pause(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -80,6 +81,7 @@ def test_respond_approval_answered_in_pause(
         assert CI_KEY_A not in running.cloud.access_keys
 
 
+@pytest.mark.slow
 def test_respond_approval_timeout_denies(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
