@@ -25,7 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from emulator.errors import (
     AlibabaError,
@@ -437,17 +437,11 @@ def form_params(request: HttpRequest) -> dict[str, str]:
         "application/x-www-form-urlencoded"
     ):
         return {}
-    from urllib.parse import parse_qsl
-
     text = request.body.decode("utf-8", errors="replace")
     return dict(parse_qsl(text, keep_blank_values=True))
 
 
 # --- SLS: v1 (LOG) and v4 (SLS4-HMAC-SHA256) ---------------------------------------
-
-
-def sls_error(code: str, status: int, message: str) -> SlsError:
-    return SlsError(code, status, message)
 
 
 def sls_v1_string_to_sign(request: HttpRequest) -> str:

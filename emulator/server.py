@@ -69,7 +69,6 @@ HOST_IDS = {
 _SLS_PROJECT = re.compile(r"^([a-z0-9][a-z0-9-]{1,61}[a-z0-9])\.(.+)$")
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
-_services_loaded = False
 _services_lock = threading.Lock()
 
 
@@ -79,7 +78,6 @@ def load_services() -> list[str]:
     Services are written independently, so a service package that does not exist yet
     is skipped; an import error inside an existing package still propagates.
     """
-    global _services_loaded
     missing = []
     with _services_lock:
         for name in POP_SERVICES:
@@ -90,7 +88,6 @@ def load_services() -> list[str]:
                 if error.name not in (module, f"emulator.{name}"):
                     raise
                 missing.append(name)
-        _services_loaded = True
     return missing
 
 
@@ -138,7 +135,6 @@ class Emulator:
         self.request_log: deque[RequestLogEntry] = deque(maxlen=REQUEST_LOG_SIZE)
         self._seq = 0
         self._log_lock = threading.Lock()
-        self.started = time.time()
         load_services()
 
     # --- entry point ------------------------------------------------------------------
