@@ -153,8 +153,9 @@ class AnalysisSettings(BaseModel):
         default=5,
         ge=0,
         description=(
-            "Generations of derived credentials followed from the seed keys. A bound "
-            "on work, not a detection threshold."
+            "Generations of derived credentials whose activity is read; credentials "
+            "found one generation further are listed but not followed. A bound on "
+            "work, not a detection threshold."
         ),
     )
     lineage_max_nodes: int = Field(
