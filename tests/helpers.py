@@ -70,20 +70,24 @@ def send_signed_pop(
     nonce: str | None = None,
     security_token: str | None = None,
     extra_headers: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
 ):
     """Send one ACS3-signed POP request with ``requests``, returning the response.
 
     Tests use it where the SDK cannot choose the value under test: an old
-    ``x-acs-date``, a repeated nonce or an ``x-forwarded-for`` header. The signature
-    comes from the Tea SDK's own ``Utils.get_authorization``.
+    ``x-acs-date``, a repeated nonce, an ``x-forwarded-for`` header or a form body.
+    The signature comes from the Tea SDK's own ``Utils.get_authorization``.
     """
     import hashlib
     import time
     import uuid
     from types import SimpleNamespace
+    from urllib.parse import urlencode
 
     import requests
     from alibabacloud_tea_openapi.utils import Utils
+
+    body = urlencode(form).encode("utf-8") if form else b""
 
     headers = {
         "host": _endpoint(emu),
@@ -91,9 +95,11 @@ def send_signed_pop(
         "x-acs-action": action,
         "x-acs-date": date or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
-        "x-acs-content-sha256": hashlib.sha256(b"").hexdigest(),
+        "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
         "accept": "application/json",
     }
+    if form:
+        headers["content-type"] = "application/x-www-form-urlencoded"
     if security_token is not None:
         headers["x-acs-security-token"] = security_token
     headers.update(extra_headers or {})
@@ -104,4 +110,5 @@ def send_signed_pop(
     )
     with requests.Session() as session:
         session.trust_env = False
-        return session.post(f"http://{_endpoint(emu)}/", params=query, headers=headers)
+        url = f"http://{_endpoint(emu)}/"
+        return session.post(url, params=query, headers=headers, data=body)

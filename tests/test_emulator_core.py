@@ -55,6 +55,14 @@ def test_v2_signature_accepted(emulator: RunningEmulator) -> None:
     assert response.body.user.user_id == "200000000000000004"
 
 
+def test_form_body_params_merged(emulator: RunningEmulator) -> None:
+    response = send_signed_pop(
+        emulator, *RESPONDER, "GetUser", RAM_VERSION, form={"UserName": "alice"}
+    )
+    assert response.status_code == 200
+    assert response.json()["User"]["UserName"] == "alice"
+
+
 def test_wrong_secret_rejected(emulator: RunningEmulator) -> None:
     client = ram_client(emulator, RESPONDER[0], "not-the-secret")
     error = _error(lambda: _list_users(client))
