@@ -1,0 +1,417 @@
+"""The flow ``alert_intake``: turn an alert into responses, one per AccessKey.
+
+``alert_intake(payload, source_hint)`` parses the payload with
+``akresponder.alerts.parse_alert`` and, for each AccessKey ID it names:
+
+* skips a temporary STS key, which expires by itself and which RAM cannot disable;
+* attaches the alert to an existing incident when a response for the key is
+  active (scheduled, running or paused) or completed within the dedupe window
+  (``dedupe_window_hours``, else ``$AKRESPONDER_ALERT_DEDUPE_HOURS``, else 24 h).
+  Existing responses are found by the flow-run tag ``key:<id>`` and by the
+  incident journal under the state directory;
+* otherwise starts ``respond_to_compromised_key``: through ``run_deployment`` of
+  ``response_deployment`` when the Prefect API has that deployment, else as a
+  subflow in this process. The run gets the tags ``akresponder``, ``key:<id>``
+  and ``incident:<id>`` and, through a deployment, the idempotency key
+  ``respond-<key>-<incident>``.
+
+A lock file per key under the state directory serializes concurrent intakes for
+the same key on one machine, so two alerts that arrive together start one
+response. The flow returns what it did per key and publishes it as the markdown
+artifact ``alert-intake``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger, tags
+from prefect.artifacts import create_markdown_artifact
+from pydantic import BaseModel
+
+from akresponder import notify, redact
+from akresponder.alerts import AlertedKey, AlertIgnored, parse_alert
+from akresponder.journal import default_state_dir
+
+DEFAULT_RESPONSE_DEPLOYMENT = "respond-to-compromised-key/respond"
+RESPONSE_FLOW_NAME = "respond-to-compromised-key"
+ENV_DEDUPE_HOURS = "AKRESPONDER_ALERT_DEDUPE_HOURS"
+DEFAULT_DEDUPE_HOURS = 24.0
+RUN_TAG = "akresponder"
+# Prefect state types of a response that is still under way.
+ACTIVE_STATES = frozenset({"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"})
+_LOCK_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class IntakeOutcome(BaseModel):
+    """The action the intake took for one AccessKey of the alert, and why."""
+
+    access_key_id: str
+    alert_id: str
+    source_kind: str
+    action: Literal["started", "attached", "skipped", "failed"]
+    incident_id: str | None = None
+    flow_run_id: str | None = None
+    reason: str = ""
+    summary: str = ""
+
+
+def key_tags(access_key_id: str, incident_id: str) -> list[str]:
+    """Return the tags of every run of one incident."""
+    return [RUN_TAG, f"key:{access_key_id}", f"incident:{incident_id}"]
+
+
+def dedupe_window(hours: float | None) -> timedelta:
+    """Return the dedupe window from the argument, the environment or 24 h."""
+    if hours is None:
+        text = os.environ.get(ENV_DEDUPE_HOURS, "").strip()
+        try:
+            hours = float(text) if text else DEFAULT_DEDUPE_HOURS
+        except ValueError:
+            raise ValueError(
+                f"{ENV_DEDUPE_HOURS}={text!r} is not a number of hours; set it to "
+                "a number such as 24, or unset it"
+            ) from None
+    if hours < 0:
+        raise ValueError(f"dedupe window of {hours} h is negative; use 0 or more")
+    return timedelta(hours=hours)
+
+
+@contextmanager
+def key_lock(state_dir: Path, access_key_id: str) -> Iterator[None]:
+    """Hold an exclusive lock for ``access_key_id`` across processes of this host."""
+    folder = state_dir / ".locks"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"{_LOCK_NAME.sub('_', access_key_id)}.lock"
+    with open(path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _incident_from_tags(run_tags: list[str]) -> str | None:
+    for tag in run_tags:
+        if tag.startswith("incident:"):
+            return tag.removeprefix("incident:")
+    return None
+
+
+def find_response_run(
+    access_key_id: str, window: timedelta, now: datetime
+) -> tuple[Any, str] | None:
+    """Return an active or recent response run tagged ``key:<id>`` and the reason."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[RESPONSE_FLOW_NAME])),
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[f"key:{access_key_id}"])
+            ),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=20,
+        )
+    for run in runs:
+        state = run.state.type.value if run.state else "UNKNOWN"
+        if state in ACTIVE_STATES:
+            return run, f"response run {run.name} is {state.lower()}"
+        ended = run.end_time or run.expected_start_time
+        if state == "COMPLETED" and ended is not None and now - ended <= window:
+            return run, f"response run {run.name} completed at {ended:%Y-%m-%d %H:%M}Z"
+    return None
+
+
+def find_recent_journal(
+    access_key_id: str, state_dir: Path, window: timedelta, now: datetime
+) -> tuple[str, str] | None:
+    """Return (incident id, reason) when the key's journal changed within ``window``.
+
+    Reads the journal without opening it through ``Journal.open``, which would
+    count a new run.
+    """
+    path = state_dir / f"{access_key_id}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError):
+        return None
+    updated = data.get("updated_at") if isinstance(data, dict) else None
+    incident = data.get("incident_id") if isinstance(data, dict) else None
+    if not isinstance(updated, str) or not incident:
+        return None
+    try:
+        moment = datetime.fromisoformat(updated.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if now - moment > window:
+        return None
+    return str(incident), f"incident journal {path.name} was updated at {updated}"
+
+
+def _deployment_exists(name: str) -> bool:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            return False
+    return True
+
+
+def _start_through_deployment(
+    deployment: str, parameters: dict[str, Any], run_tags: list[str], idempotency: str
+) -> tuple[str, str | None]:
+    """Create the response run; return its id and the incident of its tags."""
+    from prefect.deployments import run_deployment
+
+    flow_run = run_deployment(
+        deployment,
+        parameters={"params": parameters},
+        tags=run_tags,
+        idempotency_key=idempotency,
+        timeout=0,
+    )
+    return str(flow_run.id), _incident_from_tags(list(flow_run.tags or []))
+
+
+def _start_as_subflow(
+    parameters: dict[str, Any], run_tags: list[str]
+) -> tuple[str | None, dict[str, Any]]:
+    """Run the response in this process; return its run id and report."""
+    from flows.respond import ResponseRequest, respond_to_compromised_key
+
+    with tags(*run_tags):
+        state = respond_to_compromised_key(
+            ResponseRequest(**parameters), return_state=True
+        )
+    run_id = state.state_details.flow_run_id
+    report = state.result(raise_on_failure=True)
+    return (str(run_id) if run_id else None), report
+
+
+class Intake:
+    """The state of one run of ``alert_intake``."""
+
+    def __init__(
+        self,
+        *,
+        response_deployment: str,
+        window: timedelta,
+        state_dir: Path,
+        response_parameters: dict[str, Any],
+    ) -> None:
+        self.log = get_run_logger()
+        self.response_deployment = response_deployment
+        self.window = window
+        self.state_dir = state_dir
+        self.response_parameters = response_parameters
+        self.use_deployment = _deployment_exists(response_deployment)
+
+    def handle(self, key: AlertedKey) -> IntakeOutcome:
+        """Start, attach or skip the response for one alerted key."""
+        outcome = IntakeOutcome(
+            access_key_id=key.access_key_id,
+            alert_id=key.alert_id,
+            source_kind=key.source_kind,
+            action="skipped",
+            summary=key.summary,
+        )
+        if key.access_key_id.startswith("STS."):
+            outcome.reason = (
+                "temporary STS key: it expires by itself and RAM cannot disable it; "
+                "respond to the AccessKey that assumed the role"
+            )
+            return outcome
+        with key_lock(self.state_dir, key.access_key_id):
+            if self._attach(key, outcome):
+                return outcome
+            return self._start(key, outcome)
+
+    def _attach(self, key: AlertedKey, outcome: IntakeOutcome) -> bool:
+        now = datetime.now(UTC)
+        found = find_response_run(key.access_key_id, self.window, now)
+        if found is not None:
+            run, reason = found
+            outcome.action = "attached"
+            outcome.flow_run_id = str(run.id)
+            outcome.incident_id = _incident_from_tags(list(run.tags or []))
+            outcome.reason = reason
+        else:
+            journal = find_recent_journal(
+                key.access_key_id, self.state_dir, self.window, now
+            )
+            if journal is None:
+                return False
+            outcome.action = "attached"
+            outcome.incident_id, outcome.reason = journal
+        self.log.info(
+            "Alert attached alert_id=%s access_key_id=%s incident=%s: %s",
+            key.alert_id,
+            key.access_key_id,
+            outcome.incident_id,
+            outcome.reason,
+        )
+        notify.send(
+            f"{notify.SUBJECT_PREFIX}: new alert for {key.access_key_id} "
+            f"({outcome.incident_id or 'open incident'})",
+            f"Alert {key.alert_id}: {key.summary}\n"
+            f"Attached to the open incident because {outcome.reason}.",
+        )
+        return True
+
+    def _start(self, key: AlertedKey, outcome: IntakeOutcome) -> IntakeOutcome:
+        from flows.respond import make_incident_id
+
+        incident = make_incident_id(key.access_key_id)
+        parameters = {
+            **self.response_parameters,
+            "access_key_id": key.access_key_id,
+            "incident_id": incident,
+        }
+        run_tags = [*key_tags(key.access_key_id, incident), f"alert:{key.source_kind}"]
+        outcome.incident_id = incident
+        try:
+            if self.use_deployment:
+                run_id, tagged = _start_through_deployment(
+                    self.response_deployment,
+                    parameters,
+                    run_tags,
+                    f"respond-{key.access_key_id}-{incident}",
+                )
+                outcome.incident_id = tagged or incident
+                outcome.reason = f"started deployment {self.response_deployment}"
+            else:
+                run_id, report = _start_as_subflow(parameters, run_tags)
+                decision = report.get("decision") or {}
+                reasons = decision.get("reasons") or [""]
+                outcome.reason = (
+                    f"ran as a subflow (no deployment {self.response_deployment}): "
+                    f"path {decision.get('path')}, "
+                    f"complete {'yes' if report.get('complete') else 'no'}. "
+                    f"{reasons[0]}"
+                ).strip()
+        except Exception as error:  # noqa: BLE001 - one key's failure is reported
+            outcome.action = "failed"
+            outcome.reason = redact.scrub_text(f"{type(error).__name__}: {error}")
+            self.log.error(
+                "Response failed to start alert_id=%s access_key_id=%s incident=%s: %s",
+                key.alert_id,
+                key.access_key_id,
+                incident,
+                outcome.reason,
+            )
+            return outcome
+        outcome.action = "started"
+        outcome.flow_run_id = run_id
+        self.log.info(
+            "Response started alert_id=%s access_key_id=%s incident=%s flow_run=%s",
+            key.alert_id,
+            key.access_key_id,
+            outcome.incident_id,
+            run_id,
+        )
+        return outcome
+
+
+def render_outcomes(alert_id: str, outcomes: list[IntakeOutcome]) -> str:
+    """Return the markdown of the intake artifact."""
+    lines = [
+        f"# Alert {alert_id}",
+        "",
+        "| AccessKey ID | action | incident | flow run | reason |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for item in outcomes:
+        reason = item.reason.replace("|", "/")
+        lines.append(
+            f"| {item.access_key_id} | {item.action} | {item.incident_id or '-'} | "
+            f"{item.flow_run_id or '-'} | {reason} |"
+        )
+    summaries = [item.summary for item in outcomes if item.summary]
+    if summaries:
+        lines += ["", "## Alert", ""] + [f"- {text}" for text in summaries]
+    return "\n".join(lines)
+
+
+@flow(name="alert-intake", persist_result=False, log_prints=False)
+def alert_intake(
+    payload: dict[str, Any] | list[Any] | str,
+    source_hint: str | None = None,
+    response_deployment: str = DEFAULT_RESPONSE_DEPLOYMENT,
+    dedupe_window_hours: float | None = None,
+    dry_run: bool = False,
+    state_dir: str | None = None,
+    settings_block: str | None = None,
+    credentials_block: str | None = None,
+) -> dict[str, Any]:
+    """Start or attach a response for every AccessKey the alert names.
+
+    ``response_deployment`` (``flow/deployment``) runs each response when it
+    exists; ``dedupe_window_hours`` is how long after a response a new alert for
+    the same key attaches to it. ``dry_run``, ``state_dir``, ``settings_block``
+    and ``credentials_block`` are passed on to each response.
+
+    Returns ``{"alert_id", "ignored", "outcomes": [IntakeOutcome as dict]}``.
+    Raises ``AlertFormatError`` when the payload names no key.
+    """
+    redact.install()
+    log = get_run_logger()
+    try:
+        keys = parse_alert(payload, source_hint)
+    except AlertIgnored as ignored:
+        log.info("Alert ignored: %s", ignored)
+        return {"alert_id": None, "ignored": str(ignored), "outcomes": []}
+
+    folder = Path(state_dir).expanduser() if state_dir else default_state_dir()
+    response_parameters: dict[str, Any] = {"dry_run": dry_run}
+    for name, value in (
+        ("state_dir", state_dir),
+        ("settings_block", settings_block),
+        ("credentials_block", credentials_block),
+    ):
+        if value:
+            response_parameters[name] = value
+    intake = Intake(
+        response_deployment=response_deployment,
+        window=dedupe_window(dedupe_window_hours),
+        state_dir=folder,
+        response_parameters=response_parameters,
+    )
+    log.info(
+        "Alert received alert_id=%s source=%s keys=%s deployment=%s",
+        keys[0].alert_id,
+        keys[0].source_kind,
+        ",".join(key.access_key_id for key in keys),
+        response_deployment if intake.use_deployment else "(subflow)",
+    )
+    outcomes = [intake.handle(key) for key in keys]
+    create_markdown_artifact(
+        key="alert-intake",
+        markdown=render_outcomes(keys[0].alert_id, outcomes),
+        description=f"akresponder alert {keys[0].alert_id}",
+    )
+    return {
+        "alert_id": keys[0].alert_id,
+        "ignored": None,
+        "outcomes": [item.model_dump(mode="json") for item in outcomes],
+    }
