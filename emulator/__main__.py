@@ -68,6 +68,7 @@ def _add_optional_parsers(subparsers: argparse._SubParsersAction) -> None:
     for module_name, function_name in (
         ("emulator.cloudtrail", "add_import_parser"),
         ("emulator.attack", "add_attack_parser"),
+        ("emulator.generate", "add_generate_parser"),
     ):
         try:
             module = __import__(module_name, fromlist=[function_name])
