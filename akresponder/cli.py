@@ -34,7 +34,6 @@ EXIT_NEEDS_PERSON = 3
 
 DEFAULT_HOME = Path("~/.akresponder")
 PLACEHOLDERS = {
-    "sweep": "check every AccessKey of the account",
     "alert": "start a response from a monitoring alert",
     "demo": "run the playbook against the local emulator",
 }
@@ -160,6 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the least-privilege RAM policy for the responder's "
         "identity as JSON.",
     )
+    from akresponder.sweep import add_sweep_arguments
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="assess every AccessKey of the account and rank the risky ones",
+        description="List every RAM user and AccessKey, score each key's risk and "
+        "write a JSON report. Exit status: 0 every user assessed, 1 some users "
+        "failed (listed in the report), 2 invalid arguments.",
+    )
+    add_sweep_arguments(sweep)
     for name, summary in PLACEHOLDERS.items():
         commands.add_parser(name, help=f"{summary} (not implemented yet)")
     return parser
@@ -301,6 +310,28 @@ def _run_undo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_sweep(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from flows.sweep import run_sweep_cli, sweep_request_from_args
+
+    try:
+        sweep_request_from_args(args)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "arguments"
+        message = first["msg"].removeprefix("Value error, ")
+        raise UsageError(f"invalid sweep setting {field}: {message}") from None
+    except (ValueError, OSError) as error:
+        raise UsageError(f"invalid sweep arguments: {error}") from None
+    _quiet_console(args.verbose)
+    try:
+        return run_sweep_cli(args)
+    except Exception as error:
+        _fail(f"sweep failed: {error}")
+        return EXIT_FAILED
+
+
 def _run_policy() -> int:
     import flows.undo  # noqa: F401 - registers the DeletePolicy task's permission
     from akresponder.permissions import print_minimal_policy
@@ -336,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_respond(args)
         if args.command == "undo":
             return _run_undo(args)
+        if args.command == "sweep":
+            return _run_sweep(args)
         return _run_policy()
     except UsageError as error:
         _fail(str(error))

@@ -37,7 +37,10 @@ def stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
             "invalid lookback_days: Input should be less than or equal to 90",
         ),
         (["respond", CI_KEY_A, "--secret-sink", "s3:bucket"], "invalid secret_sink"),
-        (["sweep"], "sweep: not implemented yet"),
+        (
+            ["sweep", "--users-per-batch", "0"],
+            "invalid sweep setting users_per_batch: Input should be greater than",
+        ),
         (["alert"], "alert: not implemented yet"),
         (["demo"], "demo: not implemented yet"),
     ],
