@@ -177,3 +177,43 @@ def test_permission_error_names_sls_action(emulator) -> None:
     assert error.code == "Unauthorized"
     assert error.status == 401
     assert "log:GetLogStoreLogs" in str(error)
+
+
+def test_minimal_policy_is_enough_in_emulator(emulator, monkeypatch) -> None:
+    # A user holding only the minimal policy can run the tasks, and nothing else.
+    from alibabacloud_ram20150501 import models as ram_models
+
+    from akresponder.clients import get_client
+    from tasks import actiontrail, bss, ecs, ram, sls, sts
+
+    monkeypatch.setenv("AKRESPONDER_ACTIONTRAIL_RPS", "1000")
+    emulator.control("POST", "config", {"lookup_events_rate_limit": None})
+    admin = connect(emulator)
+    client = get_client("ram", admin)
+    client.create_user(ram_models.CreateUserRequest(user_name="least-privilege"))
+    key = client.create_access_key(
+        ram_models.CreateAccessKeyRequest(user_name="least-privilege")
+    ).body.access_key
+    ram.create_policy.fn(admin, "akresponder-minimal", minimal_policy())
+    ram.attach_policy_to_user.fn(admin, "akresponder-minimal", "least-privilege")
+
+    limited = connect(emulator, (key.access_key_id, key.access_key_secret))
+    assert sts.get_caller_identity.fn(limited)["Arn"].endswith("least-privilege")
+    assert ram.list_users.fn(limited)
+    assert ram.list_access_keys.fn(limited, "app-backend")
+    ram.update_access_key.fn(limited, "app-backend", APP_BACKEND[0], "Inactive")
+    assert actiontrail.lookup_events.fn(
+        limited, start_time="2026-11-01T00:00:00Z", end_time="2026-11-20T08:00:00Z"
+    )
+    assert actiontrail.describe_trails.fn(limited)
+    assert bss.query_instance_bill.fn(limited, "2026-10")
+    assert sls.get_logs.fn(limited, SLS_PROJECT, TRAIL_LOGSTORE, 0, 2_000_000_000)
+    assert ecs.describe_regions.fn(limited)
+
+    from alibabacloud_tea_openapi.exceptions import ClientException
+
+    with pytest.raises(ClientException) as caught:
+        get_client("ram", limited).create_user(
+            ram_models.CreateUserRequest(user_name="backdoor")
+        )
+    assert caught.value.code == "NoPermission"
