@@ -249,10 +249,12 @@ def classify(
         ):
             return classify(inner, api=api, target=target, permission=permission)
         code, processed = _transport_code(inner)
+        # darabonba wraps requests errors in a RetryError whose message is the text.
+        text = getattr(inner, "message", None) or str(inner)
         return CloudError(
             code=code,
             status=0,
-            detail=f"{type(inner).__name__}: {inner}",
+            detail=f"{type(inner).__name__}: {text}",
             retryable=code != "TransportError",
             processed=processed,
             **common,
