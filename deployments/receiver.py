@@ -1,0 +1,557 @@
+"""An HTTP receiver that turns alert webhooks into runs of the alert-intake deployment.
+
+Run it with ``python -m deployments.receiver`` or ``akresponder receiver``::
+
+    AKRESPONDER_RECEIVER_TOKEN=... PREFECT_API_URL=http://127.0.0.1:4200/api \\
+        python -m deployments.receiver --port 8787
+
+``POST /alerts`` and ``POST /alerts/<source>`` (``sas``, ``sls``, ``eventbridge``,
+``github``, ``plain``...) accept the raw alert body. Each request is:
+
+1. authenticated, with the shared token in ``Authorization: Bearer <token>`` or
+   ``X-Akresponder-Token``, or with GitHub's ``X-Hub-Signature-256`` (HMAC-SHA256
+   of the body with the webhook secret). Both are compared in constant time.
+   Anything else gets 401;
+2. limited in size (``--max-body-bytes``, 256 KiB by default, below Prefect's
+   512 KiB limit on flow-run parameters): a larger body gets 413;
+3. parsed with ``akresponder.alerts.parse_alert``: a payload that names no
+   AccessKey ID gets 400 with the parser's message, an alert that needs no
+   response (a resolved GitHub alert) gets 200 with ``"ignored"``;
+4. turned into a run of the alert-intake deployment through Prefect's REST API
+   (``POST /api/deployments/{id}/create_flow_run``) with the payload, secrets
+   masked, as the ``payload`` parameter and ``alert-intake-<alert id>`` as the
+   idempotency key. Prefect returns the existing run for a repeated key, so a
+   repeated delivery gets 200 with ``"duplicate": true`` and the same run id; a
+   new alert gets 202.
+
+Every request is logged with its status, alert id and run id, never with the token
+or the body. The token comes from ``$AKRESPONDER_RECEIVER_TOKEN`` or the Prefect
+Secret block named by ``--token-block``; the GitHub webhook secret from
+``$AKRESPONDER_GITHUB_WEBHOOK_SECRET`` or ``--github-secret-block``. The receiver
+does not start without one of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from akresponder import redact
+from akresponder.alerts import (
+    AlertedKey,
+    AlertFormatError,
+    AlertIgnored,
+    canonical_hash,
+    decode_payload,
+    normalize_source,
+    parse_alert,
+    redact_payload,
+)
+
+logger = logging.getLogger("akresponder.receiver")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+DEFAULT_DEPLOYMENT = "alert-intake/alert-intake"
+DEFAULT_MAX_BODY = 256 * 1024
+ENV_TOKEN = "AKRESPONDER_RECEIVER_TOKEN"
+ENV_TOKEN_BLOCK = "AKRESPONDER_RECEIVER_TOKEN_BLOCK"
+ENV_GITHUB_SECRET = "AKRESPONDER_GITHUB_WEBHOOK_SECRET"
+ENV_GITHUB_SECRET_BLOCK = "AKRESPONDER_GITHUB_WEBHOOK_SECRET_BLOCK"
+RUN_TAGS = ("akresponder", "alert-intake")
+# Seconds to wait for Prefect's API on each call.
+PREFECT_TIMEOUT = 30.0
+# Retries of a Prefect API call that found the server busy: about 30 s in all.
+RETRY_ATTEMPTS = 8
+RETRY_BASE_DELAY = 0.25
+RETRY_MAX_DELAY = 8.0
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class ReceiverError(Exception):
+    """A request failed; ``status`` and the message go back to the sender."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class ReceiverConfig:
+    """Settings of one receiver process."""
+
+    token: str | None = None
+    github_secret: str | None = None
+    deployment: str = DEFAULT_DEPLOYMENT
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    max_body: int = DEFAULT_MAX_BODY
+    api_url: str | None = None
+    api_headers: dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the fix when the settings cannot work."""
+        if not self.token and not self.github_secret:
+            raise ValueError(
+                f"no sender can authenticate: set {ENV_TOKEN} (or --token-block) "
+                f"and/or {ENV_GITHUB_SECRET} (or --github-secret-block)"
+            )
+        if self.token is not None and len(self.token) < 16:
+            raise ValueError(
+                "the receiver token has fewer than 16 characters; use a random "
+                "value such as the output of: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'"
+            )
+        if not self.api_url:
+            raise ValueError(
+                "PREFECT_API_URL is not set; start a Prefect server (prefect server "
+                "start) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+            )
+        if "/" not in self.deployment:
+            raise ValueError(
+                f"deployment {self.deployment!r} must be <flow name>/<deployment "
+                f"name>, such as {DEFAULT_DEPLOYMENT}"
+            )
+        if self.max_body < 1024:
+            raise ValueError(f"--max-body-bytes {self.max_body} is below 1024")
+
+
+def prefect_api_settings() -> tuple[str | None, dict[str, str]]:
+    """Return Prefect's API URL and the auth headers its settings configure."""
+    import base64
+
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    headers: dict[str, str] = {}
+    key = settings.api.key
+    auth_string = settings.api.auth_string
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key.get_secret_value()}"
+    elif auth_string is not None:
+        encoded = base64.b64encode(auth_string.get_secret_value().encode()).decode()
+        headers["Authorization"] = f"Basic {encoded}"
+    return settings.api.url, headers
+
+
+class IntakeStarter:
+    """Creates runs of the alert-intake deployment through Prefect's REST API."""
+
+    def __init__(self, config: ReceiverConfig) -> None:
+        assert config.api_url is not None
+        self.deployment = config.deployment
+        self.client = httpx.Client(
+            base_url=config.api_url.rstrip("/"),
+            headers=config.api_headers,
+            timeout=PREFECT_TIMEOUT,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            trust_env=False,
+        )
+        self._lock = threading.Lock()
+        self._deployment_id: str | None = None
+
+    def close(self) -> None:
+        self.client.close()
+
+    def deployment_id(self, refresh: bool = False) -> str:
+        """Look up (once) the id of the alert-intake deployment."""
+        with self._lock:
+            if self._deployment_id is not None and not refresh:
+                return self._deployment_id
+            flow_name, name = self.deployment.split("/", 1)
+            response = self._call("GET", f"/deployments/name/{flow_name}/{name}")
+            if response.status_code == 404:
+                raise ReceiverError(
+                    503,
+                    f"Prefect has no deployment {self.deployment}; serve it "
+                    "(python -m deployments.serve) or deploy it (prefect deploy "
+                    "--all), or pass --deployment",
+                )
+            self._expect_ok(response, "look up the deployment")
+            self._deployment_id = str(response.json()["id"])
+            return self._deployment_id
+
+    def start(
+        self, parameters: dict[str, Any], idempotency_key: str, tags: list[str]
+    ) -> tuple[str, bool]:
+        """Create the run; return its id and whether it is new (not a repeat)."""
+        body = {
+            "parameters": parameters,
+            "idempotency_key": idempotency_key,
+            "tags": tags,
+        }
+        for attempt in (1, 2):
+            deployment_id = self.deployment_id(refresh=attempt == 2)
+            response = self._call(
+                "POST", f"/deployments/{deployment_id}/create_flow_run", json=body
+            )
+            if response.status_code == 404 and attempt == 1:
+                continue  # the deployment was re-created under a new id
+            break
+        self._expect_ok(response, "create the alert-intake run")
+        return str(response.json()["id"]), response.status_code == 201
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one API request, retrying while the server is busy.
+
+        Prefect's server returns 503 or 429 while its database is locked by
+        other writers; the idempotency key makes a repeated create safe.
+        """
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                response = self.client.request(method, path, **kwargs)
+            except httpx.TransportError as error:
+                if attempt == RETRY_ATTEMPTS:
+                    raise ReceiverError(
+                        503,
+                        f"Prefect API at {self.client.base_url} is unreachable "
+                        f"({type(error).__name__}); check PREFECT_API_URL and the "
+                        "server",
+                    ) from None
+                reason = type(error).__name__
+            else:
+                if (
+                    response.status_code not in RETRY_STATUSES
+                    or attempt == RETRY_ATTEMPTS
+                ):
+                    return response
+                reason = f"HTTP {response.status_code}"
+            delay = min(RETRY_MAX_DELAY, RETRY_BASE_DELAY * 2 ** (attempt - 1))
+            delay *= 0.5 + random.random()
+            logger.info(
+                "Prefect API busy (%s) on %s %s; retry %d of %d in %.1f s",
+                reason,
+                method,
+                path,
+                attempt,
+                RETRY_ATTEMPTS - 1,
+                delay,
+            )
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _expect_ok(self, response: httpx.Response, what: str) -> None:
+        if response.status_code in (200, 201):
+            return
+        try:
+            detail = response.json().get("detail", "")
+        except ValueError:
+            detail = response.text[:300]
+        raise ReceiverError(
+            502,
+            f"Prefect refused to {what}: HTTP {response.status_code} "
+            f"{redact.scrub_text(str(detail))}",
+        )
+
+
+def verify_github_signature(secret: str, body: bytes, header: str) -> bool:
+    """Check GitHub's ``X-Hub-Signature-256: sha256=<hex>`` in constant time."""
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def _idempotency_key(keys: list[AlertedKey]) -> tuple[str, str]:
+    """Return the alert id of the request and the idempotency key derived from it."""
+    ids = sorted({key.alert_id for key in keys})
+    alert_id = ids[0] if len(ids) == 1 else canonical_hash(ids)
+    return alert_id, f"alert-intake-{alert_id}"
+
+
+class AlertReceiver(ThreadingHTTPServer):
+    """The HTTP server; one thread per request."""
+
+    daemon_threads = True
+    request_queue_size = 128  # a burst of deliveries must not be refused
+
+    def __init__(self, config: ReceiverConfig) -> None:
+        config.check()
+        self.config = config
+        self.starter = IntakeStarter(config)
+        redact.register_secret(config.token)
+        redact.register_secret(config.github_secret)
+        super().__init__((config.host, config.port), ReceiverHandler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.starter.close()
+
+
+class ReceiverHandler(BaseHTTPRequestHandler):
+    """Handles one request; see the module docstring for the protocol."""
+
+    server: AlertReceiver
+    protocol_version = "HTTP/1.1"
+    server_version = "akresponder-receiver"
+
+    def do_GET(self) -> None:  # noqa: N802 - name fixed by http.server
+        started = time.monotonic()
+        if self.path.split("?", 1)[0] == "/healthz":
+            self._reply(200, {"status": "ok"}, started)
+        elif self._source() is not None:
+            self._reply(405, {"error": "use POST to send an alert"}, started)
+        else:
+            self._reply(404, {"error": "no such path; POST to /alerts"}, started)
+
+    def do_POST(self) -> None:  # noqa: N802 - name fixed by http.server
+        started = time.monotonic()
+        try:
+            status, body, fields = self._handle_post()
+        except ReceiverError as error:
+            # The body may be unread, so the connection cannot carry another request.
+            self.close_connection = True
+            self._reply(error.status, {"error": str(error)}, started)
+            return
+        except Exception as error:  # noqa: BLE001 - the sender gets a 500, we log it
+            logger.exception("request failed path=%s", self.path)
+            message = redact.scrub_text(f"{type(error).__name__}: {error}")
+            self._reply(500, {"error": f"internal error: {message}"}, started)
+            return
+        self._reply(status, body, started, **fields)
+
+    def _source(self) -> str | None:
+        """Return the source hint of an /alerts path ("" for none), None otherwise."""
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path == "/alerts":
+            return ""
+        if path.startswith("/alerts/") and path.count("/") == 2:
+            return path.removeprefix("/alerts/")
+        return None
+
+    def _handle_post(self) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        config = self.server.config
+        source = self._source()
+        if source is None:
+            raise ReceiverError(404, "no such path; POST alerts to /alerts[/<source>]")
+        try:
+            kind = normalize_source(source)
+        except AlertFormatError as error:
+            raise ReceiverError(404, str(error)) from None
+
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            self.close_connection = True
+            raise ReceiverError(411, "Content-Length is required")
+        try:
+            length = int(length_text)
+        except ValueError:
+            self.close_connection = True
+            raise ReceiverError(400, "Content-Length is not a number") from None
+        if length > config.max_body:
+            self.close_connection = True
+            raise ReceiverError(
+                413,
+                f"body of {length} bytes exceeds the limit of {config.max_body} "
+                "bytes; trim the payload or raise --max-body-bytes",
+            )
+
+        signature = self.headers.get("X-Hub-Signature-256")
+        if not self._token_valid() and not (signature and config.github_secret):
+            self.close_connection = True
+            raise ReceiverError(401, "missing or invalid token or signature")
+        body = self.rfile.read(length) if length else b""
+        if not self._token_valid():
+            assert signature is not None and config.github_secret is not None
+            if not verify_github_signature(config.github_secret, body, signature):
+                raise ReceiverError(401, "missing or invalid token or signature")
+
+        if self.headers.get("X-GitHub-Event") == "ping":
+            return 200, {"pong": True}, {}
+        try:
+            keys = parse_alert(body, kind)
+        except AlertIgnored as ignored:
+            return 200, {"ignored": str(ignored)}, {"ignored": True}
+        except AlertFormatError as error:
+            raise ReceiverError(400, str(error)) from None
+
+        alert_id, idempotency = _idempotency_key(keys)
+        key_ids = [key.access_key_id for key in keys]
+        parameters = {
+            "payload": redact_payload(decode_payload(body)),
+            "source_hint": keys[0].source_kind,
+        }
+        tags = [*RUN_TAGS, f"alert:{keys[0].source_kind}"]
+        tags += [f"key:{key_id}" for key_id in key_ids]
+        run_id, created = self.server.starter.start(parameters, idempotency, tags)
+        reply = {
+            "alert_id": alert_id,
+            "access_key_ids": key_ids,
+            "flow_run_id": run_id,
+            "flow_run_ids": [run_id],
+            "duplicate": not created,
+        }
+        fields = {"alert_id": alert_id, "keys": ",".join(key_ids), "flow_run": run_id}
+        return (202 if created else 200), reply, fields
+
+    def _token_valid(self) -> bool:
+        token = self.server.config.token
+        if not token:
+            return False
+        given = self.headers.get("X-Akresponder-Token")
+        authorization = self.headers.get("Authorization", "")
+        if given is None and authorization.lower().startswith("bearer "):
+            given = authorization[7:].strip()
+        if not given:
+            return False
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    def _reply(
+        self, status: int, body: dict[str, Any], started: float, **fields: Any
+    ) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        extra = " ".join(f"{name}={value}" for name, value in fields.items())
+        level = logging.INFO if status < 400 else logging.WARNING
+        logger.log(
+            level,
+            "%s %s status=%d remote=%s ms=%d %s%s",
+            self.command,
+            self.path.split("?", 1)[0],
+            status,
+            self.client_address[0],
+            (time.monotonic() - started) * 1000,
+            extra,
+            "" if status < 400 else f" error={body.get('error', '')[:200]}",
+        )
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Silence http.server's own access log; ``_reply`` logs each request."""
+
+
+def _load_secret_block(name: str | None) -> str | None:
+    if not name:
+        return None
+    from prefect.blocks.system import Secret
+
+    value = Secret.load(name).get()
+    if not isinstance(value, str):
+        raise ValueError(f"Secret block {name!r} must hold text, not a JSON value")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m deployments.receiver",
+        description="Receive alert webhooks and start the alert-intake deployment.",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to listen on (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="TCP port (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--deployment",
+        default=DEFAULT_DEPLOYMENT,
+        metavar="FLOW/NAME",
+        help="alert-intake deployment to run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY,
+        metavar="N",
+        help="largest accepted body in bytes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--token-block",
+        default=os.environ.get(ENV_TOKEN_BLOCK),
+        metavar="NAME",
+        help=f"Prefect Secret block with the shared token (default: ${ENV_TOKEN})",
+    )
+    parser.add_argument(
+        "--github-secret-block",
+        default=os.environ.get(ENV_GITHUB_SECRET_BLOCK),
+        metavar="NAME",
+        help="Prefect Secret block with the GitHub webhook secret "
+        f"(default: ${ENV_GITHUB_SECRET})",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ReceiverConfig:
+    """Build the configuration from arguments, the environment and Prefect blocks."""
+    api_url, headers = prefect_api_settings()
+    return ReceiverConfig(
+        token=_load_secret_block(args.token_block) or os.environ.get(ENV_TOKEN) or None,
+        github_secret=_load_secret_block(args.github_secret_block)
+        or os.environ.get(ENV_GITHUB_SECRET)
+        or None,
+        deployment=args.deployment,
+        host=args.host,
+        port=args.port,
+        max_body=args.max_body_bytes,
+        api_url=api_url,
+        api_headers=headers,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the receiver until SIGTERM or SIGINT; return the exit status."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    redact.install()
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        server = AlertReceiver(config)
+    except (ValueError, OSError) as error:
+        print(f"receiver: {redact.scrub_text(str(error))}", file=sys.stderr)
+        return 2
+
+    def stop(signum: int, _frame: object) -> None:
+        logger.info("stopping on signal %d", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logger.info(
+        "listening on %s deployment=%s token=%s github_signature=%s max_body=%d",
+        server.url,
+        config.deployment,
+        "on" if config.token else "off",
+        "on" if config.github_secret else "off",
+        config.max_body,
+    )
+    # The first line on stdout lets a parent process learn the chosen port.
+    print(f"listening on {server.url}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        logger.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
