@@ -898,3 +898,42 @@ def test_trailing_counts_groups_independent() -> None:
     counts = _trailing_counts(groups, times, pd.Timedelta(minutes=1))
 
     assert counts.tolist() == [1, 2, 1]
+
+
+def _role_call(moment: datetime, key: str, ip: str) -> dict[str, Any]:
+    return make_event(
+        "DescribeInstances",
+        time=moment,
+        access_key_id=key,
+        user_name=f"ops-admin:{key[-4:]}",
+        identity_type="assumed-role",
+        principal_id=f"300000000000000001:{key[-4:]}",
+        source_ip=ip,
+    )
+
+
+def test_role_sessions_share_one_baseline() -> None:
+    history = [
+        _role_call(WINDOW_START - timedelta(days=day), f"STS.old{day:04d}", "10.0.0.5")
+        for day in range(1, 4)
+    ]
+    same_ip = [_role_call(WINDOW_START + timedelta(minutes=5), "STS.new1", "10.0.0.5")]
+    new_ip = [_role_call(WINDOW_START + timedelta(minutes=6), "STS.new2", ATTACKER_IP)]
+
+    assert _detect(history + same_ip, "unknown_source_ip", keys=("STS.new1",)) == []
+    finding = _one(_detect(history + new_ip, "unknown_source_ip", keys=("STS.new2",)))
+
+    assert finding.summary.startswith("Role ops-admin was used from 1 source IP")
+    assert finding.evidence["baseline"]["compared_with"] == "identity"
+    assert finding.access_key_id == "STS.new2"
+
+
+def test_baseline_notes_without_history() -> None:
+    from akresponder.analysis.detectors import baseline_notes
+
+    scope = IncidentScope(window_start=WINDOW_START, access_key_ids=(KEY,))
+    only_window = normalise_events([_attack("DescribeInstances")])
+
+    assert baseline_notes(normalise_events(_baseline()), scope) == []
+    assert "no events in the 90 days" in baseline_notes(only_window, scope)[0]
+    assert run_detectors(only_window, scope, kinds=["unknown_source_ip"]) == []

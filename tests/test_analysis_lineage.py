@@ -336,3 +336,15 @@ def test_draw_lineage_png() -> None:
 
     assert picture.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(picture) > 5000
+
+
+def test_build_lineage_console_sts_session_owned_by_user() -> None:
+    """An STS key of a user's own console session belongs to the user, not a role."""
+    records = [_call("DescribeInstances", 5, "STS.console0001", "alice")]
+
+    graph = build_lineage(
+        "STS.console0001", normalise_events(records), window_start=WINDOW_START
+    )
+
+    assert "user:alice" in graph.nodes
+    assert not any(node.type == "role" for node in graph.nodes.values())

@@ -641,7 +641,8 @@ def _findings(
                 severity="high",
                 summary=(
                     f"{len(attacker)} instance(s) created by the compromised "
-                    f"credentials cost {totals or 'nothing billed yet'}"
+                    f"credentials "
+                    + (f"cost {totals}" if totals else "have no bills yet")
                     + (f"; still present: {', '.join(present)}." if present else ".")
                 ),
                 event_ids=event_ids[: settings.max_event_ids_per_finding],

@@ -131,6 +131,25 @@ def prepare_context(
     )
 
 
+def baseline_notes(
+    events: pd.DataFrame,
+    scope: IncidentScope,
+    settings: AnalysisSettings | None = None,
+) -> list[str]:
+    """Say which checks had nothing to compare with, for the report's coverage."""
+    settings = settings or AnalysisSettings()
+    start = pd.Timestamp(scope.window_start).tz_convert(UTC)
+    earliest = start - pd.Timedelta(days=settings.baseline_days)
+    before = (events["time"] < start) & (events["time"] >= earliest)
+    if before.any():
+        return []
+    return [
+        f"no events in the {settings.baseline_days} days before the window, so "
+        "unusual_region, unknown_source_ip and new_user_agent had no baseline and "
+        "report nothing; fetch older events to enable them"
+    ]
+
+
 def run_detectors(
     events: pd.DataFrame,
     scope: IncidentScope,
@@ -185,7 +204,7 @@ def detect_unusual_region(context: DetectionContext) -> list[Finding]:
                 "unusual_region",
                 severity,
                 f"{_label(group)} called APIs in {len(regions)} region(s) absent from "
-                f"its baseline: {', '.join(regions)}.",
+                f"its baseline: {_short_list(regions)}.",
                 group,
                 {
                     "baseline": _baseline_summary(baseline, entity, "region", settings),
@@ -232,7 +251,7 @@ def detect_unknown_source_ip(context: DetectionContext) -> list[Finding]:
                 "unknown_source_ip",
                 severity,
                 f"{_label(group)} was used from {len(ips)} source IP(s) absent from "
-                f"its baseline: {', '.join(ips)}.",
+                f"its baseline: {_short_list(ips)}.",
                 group,
                 {
                     "baseline": _baseline_summary(
@@ -279,7 +298,7 @@ def detect_new_user_agent(context: DetectionContext) -> list[Finding]:
                 "new_user_agent",
                 severity,
                 f"{_label(group)} used {len(agents)} user agent(s) absent from its "
-                f"baseline: {', '.join(agents)}.",
+                f"baseline: {_short_list(agents, limit=3)}.",
                 group,
                 {
                     "baseline": _baseline_summary(
@@ -339,7 +358,7 @@ def detect_high_risk_call(context: DetectionContext) -> list[Finding]:
                 "high_risk_call",
                 severity,
                 f"{_label(group)} made {len(group)} high-risk call(s) "
-                f"({succeeded} succeeded): {', '.join(sorted(values))}.",
+                f"({succeeded} succeeded): {_short_list(sorted(values), limit=8)}.",
                 group,
                 {
                     "baseline": None,
@@ -792,11 +811,13 @@ def detect_secrets_read(context: DetectionContext) -> list[Finding]:
     window_length = pd.Timedelta(minutes=settings.secrets_bulk_window_minutes)
     findings = []
     for _, group in rows.groupby("entity", sort=True):
-        names = [
-            _secret_name(group.at[index, "action"], params)
-            for index, params in _params(group).items()
-        ]
-        peak = _max_distinct_in_window(group["time"].tolist(), names, window_length)
+        times: list[pd.Timestamp] = []
+        names: list[str] = []
+        for index, params in _params(group).items():
+            for name in _secret_names(group.at[index, "action"], params):
+                times.append(group.at[index, "time"])
+                names.append(name)
+        peak = _max_distinct_in_window(times, names, window_length)
         distinct = sorted(set(names))
         bulk = peak >= settings.secrets_bulk_min_distinct
         findings.append(
@@ -1025,6 +1046,10 @@ def _with_keys(events: pd.DataFrame) -> pd.DataFrame:
         frame["access_key_id"] != "", "user:" + frame["identity_name"]
     )
     entity = entity.where(entity != "user:", "principal:" + frame["principal_id"])
+    # Every session of a role gets a new STS key, so a role's history is the history
+    # of all its sessions: the role name is the part of userName before the colon.
+    role = frame["identity_name"].str.split(":", n=1).str[0]
+    entity = entity.where(frame["identity_type"] != "assumed-role", "role:" + role)
     message = frame["error_message"].str.lower()
     succeeded = (frame["error_code"] == "") & (
         (frame["error_message"] == "") | (message == "success")
@@ -1064,7 +1089,13 @@ def _novel_rows(
     window: pd.DataFrame, baseline: pd.DataFrame, column: str, candidates: pd.Series
 ) -> pd.Series:
     """Mark window rows whose value the identity (or, without history, the account)
-    never used in the baseline."""
+    never used in the baseline.
+
+    With no baseline events at all nothing is new, because nothing can be compared;
+    ``baseline_notes`` tells the caller so.
+    """
+    if baseline.empty:
+        return pd.Series(False, index=window.index)
     known = baseline.loc[baseline[column] != "", ["entity", column]].drop_duplicates()
     pairs = pd.MultiIndex.from_frame(window[["entity", column]])
     known_pair = (
@@ -1131,6 +1162,9 @@ def _counts(values: pd.Series) -> dict[str, int]:
 
 
 def _label(rows: pd.DataFrame) -> str:
+    entity = rows["entity"].iat[0]
+    if entity.startswith("role:") and rows["entity"].nunique() == 1:
+        return f"Role {entity.removeprefix('role:')}"
     keys = [key for key in rows["access_key_id"].unique() if key]
     if len(keys) == 1:
         return f"AccessKey {keys[0]}"
@@ -1206,11 +1240,17 @@ def _named_resources(group: pd.DataFrame) -> list[str]:
 
 
 def _opens_to_internet(texts: pd.Series) -> pd.Series:
+    """Mark AuthorizeSecurityGroup calls that allow 0.0.0.0/0 or ::/0.
+
+    The CIDR may sit in SourceCidrIp, Ipv6SourceCidrIp or a nested permission list
+    (``Permissions.1.SourceCidrIp``), so any parameter whose name mentions a CIDR
+    counts.
+    """
     opened = []
     for params in parse_json_objects(texts.tolist()):
         opened.append(
             any(
-                key.endswith("SourceCidrIp") and str(value) in ("0.0.0.0/0", "::/0")
+                "cidr" in key.lower() and str(value) in ("0.0.0.0/0", "::/0")
                 for key, value in params.items()
             )
         )
@@ -1225,14 +1265,25 @@ def _logging_reduction(action: str, params: dict[str, Any]) -> str:
         return (
             f"deletes trail logstore {name}" if name.startswith("actiontrail_") else ""
         )
+    reasons = []
     if str(lowered.get("startlogging", "")).lower() == "false":
-        return "sets StartLogging to false"
-    if str(lowered.get("eventrw", "")) == "Read":
-        return "records only read events, so writes go unlogged"
+        reasons.append("sets StartLogging to false")
+    read_only = str(lowered.get("eventrw", "")) == "Read"
+    management_off = False
+    # Event selectors, as in requests converted from CloudTrail PutEventSelectors.
+    for key, value in lowered.items():
+        if key.endswith("includemanagementevents") and str(value).lower() == "false":
+            management_off = True
+        if key.endswith("readwritetype") and str(value) in ("ReadOnly", "Read"):
+            read_only = True
+    if read_only:
+        reasons.append("records only read events, so writes go unlogged")
+    if management_off:
+        reasons.append("stops recording management events")
     for target in ("slsprojectarn", "ossbucketname"):
         if target in lowered and lowered[target] in ("", None):
-            return f"clears {target}"
-    return ""
+            reasons.append(f"clears {target}")
+    return "; ".join(reasons)
 
 
 def _grant(action: str, params: dict[str, Any], event_id: str) -> dict[str, Any]:
@@ -1262,11 +1313,16 @@ def _grant(action: str, params: dict[str, Any], event_id: str) -> dict[str, Any]
     }
 
 
-def _secret_name(action: str, params: dict[str, Any]) -> str:
-    for key in ("SecretName", "Name", "Names", "Path", "InstanceId"):
-        if params.get(key):
-            return str(params[key])
-    return f"({action} without a name)"
+def _secret_names(action: str, params: dict[str, Any]) -> list[str]:
+    """Return the secrets a read names; ``Names.1``, ``Names.2``... give several."""
+    names = [
+        str(value)
+        for key, value in params.items()
+        if value and re.fullmatch(r"(SecretName|SecretId|Names?|Path)(\.\d+)?", key)
+    ]
+    if not names and params.get("InstanceId"):
+        names = [str(params["InstanceId"])]
+    return names or [f"({action} without a name)"]
 
 
 def _max_distinct_in_window(
@@ -1291,26 +1347,18 @@ def _max_distinct_in_window(
 
 def _share_target(action_key: str, params: dict[str, Any], account_id: str) -> str:
     """Describe whom a sharing call grants access to, or return "" if nobody new."""
-    if action_key == "ecs:ModifyImageSharePermission":
-        accounts = [
-            str(v) for k, v in params.items() if k.startswith("AddAccount") and v
-        ]
-        image = params.get("ImageId", "image")
-        return (
-            f"{image} shared with account(s) {', '.join(accounts)}" if accounts else ""
-        )
-    if action_key == "ecs:ModifyImageShareGroupPermission":
-        groups = [str(v) for k, v in params.items() if k.startswith("AddGroup") and v]
-        image = params.get("ImageId", "image")
-        return f"{image} made public" if "all" in groups else ""
-    if action_key == "ecs:ModifySnapshotAttribute":
-        accounts = [
-            str(v)
-            for k, v in params.items()
-            if ("Account" in k or "Permission" in k) and v and str(v) != account_id
-        ]
-        snapshot = params.get("SnapshotId", "snapshot")
-        return f"{snapshot} shared with {', '.join(accounts)}" if accounts else ""
+    if action_key in (
+        "ecs:ModifyImageSharePermission",
+        "ecs:ModifyImageShareGroupPermission",
+        "ecs:ModifySnapshotAttribute",
+    ):
+        resource = params.get("ImageId") or params.get("SnapshotId") or "resource"
+        granted = _granted_principals(params, account_id)
+        if "all" in granted:
+            return f"{resource} made public"
+        if granted:
+            return f"{resource} shared with account(s) {', '.join(granted)}"
+        return ""
     if action_key == "oss:PutBucketAcl":
         acl = str(
             params.get("x-oss-acl") or params.get("acl") or params.get("Acl") or ""
@@ -1319,7 +1367,14 @@ def _share_target(action_key: str, params: dict[str, Any], account_id: str) -> s
         return f"{bucket} ACL set to {acl}" if acl.startswith("public") else ""
     if action_key == "oss:PutBucketPolicy":
         bucket = params.get("BucketName") or params.get("bucket") or "bucket"
-        return f"{bucket} bucket policy replaced"
+        outsiders = _outside_accounts(params, account_id)
+        if outsiders:
+            return f"bucket {bucket} policy grants account(s) {', '.join(outsiders)}"
+        public = any(
+            "principal" in str(key).lower() and str(value).strip() == "*"
+            for key, value in params.items()
+        )
+        return f"bucket {bucket} policy grants anyone" if public else ""
     if action_key.startswith("resourcesharing:"):
         targets = [str(v) for k, v in params.items() if k.startswith("Targets") and v]
         return f"resource share with {', '.join(targets)}" if targets else ""
@@ -1327,15 +1382,36 @@ def _share_target(action_key: str, params: dict[str, Any], account_id: str) -> s
         document = str(params.get("NewAssumeRolePolicyDocument") or "")
         if not document:
             return ""
-        outsiders = {
-            acct for acct in _ACCOUNT_ID.findall(document) if acct != account_id
-        }
+        outsiders = _outside_accounts({"document": document}, account_id)
         role = params.get("RoleName", "role")
         if outsiders:
-            return f"role {role} trusts account(s) {', '.join(sorted(outsiders))}"
+            return f"role {role} trusts account(s) {', '.join(outsiders)}"
         if re.search(r'"RAM"\s*:\s*\[?\s*"\*"', document):
             return f"role {role} trusts any account"
     return ""
+
+
+# Parameters that add a principal to a share: ECS's AddAccount.N and AddGroup.N, and
+# the ``<Permission>.Add.Items.N.<field>`` lists of requests converted from CloudTrail.
+_ADDED_PRINCIPAL = re.compile(r"^(AddAccount|AddGroup)(\.\d+)?$|\.Add\.")
+
+
+def _outside_accounts(params: dict[str, Any], account_id: str) -> list[str]:
+    """Return account ids other than ``account_id`` named in ``acs:ram::`` ARNs."""
+    text = " ".join(str(value) for value in params.values())
+    return sorted({acct for acct in _ACCOUNT_ID.findall(text) if acct != account_id})
+
+
+def _granted_principals(params: dict[str, Any], account_id: str) -> list[str]:
+    """Return the accounts (or "all") that a sharing call adds, except the owner."""
+    granted = []
+    for key, value in params.items():
+        text = str(value or "")
+        if not text or text == account_id or not _ADDED_PRINCIPAL.search(key):
+            continue
+        if text.lower() == "all" or text.isdigit():
+            granted.append(text.lower())
+    return sorted(set(granted))
 
 
 def _successful_login_finding(

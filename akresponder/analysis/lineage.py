@@ -372,7 +372,7 @@ class _Walk:
         first = identities.iloc[0]
         identity_type = first["identity_type"]
         name = first["identity_name"]
-        if identity_type == "assumed-role" or key.startswith("STS."):
+        if identity_type == "assumed-role":
             role = name.split(":", 1)[0]
             self._add_node(
                 _role_id(role),
@@ -686,8 +686,12 @@ class _Walk:
         ):
             depth = 1
             if key:
+                # STS tokens cannot be rotated; their role's sessions are revoked.
+                response = (
+                    "revoke_role_sessions" if key.startswith("STS.") else "rotate_key"
+                )
                 self._add_key_node(
-                    key, depth, "rotate_key", f"active from attacker IP {ip}"
+                    key, depth, response, f"active from attacker IP {ip}"
                 )
                 self._edge(f"ip:{ip}", _key_id(key), "also_used_by", rows.iloc[0])
                 self._enqueue("key", key, depth)
