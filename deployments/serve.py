@@ -34,13 +34,28 @@ TAGS = ["akresponder"]
 
 def build_deployments(
     sweep_cron: str | None = DEFAULT_SWEEP_CRON,
+    *,
+    settings_block: str | None = None,
+    credentials_block: str | None = None,
 ) -> list[Any]:
-    """Return the four runner deployments; ``sweep_cron=None`` leaves no schedule."""
+    """Return the four runner deployments; ``sweep_cron=None`` leaves no schedule.
+
+    ``settings_block`` and ``credentials_block`` become default parameters of the
+    alert intake, which passes them to every response it starts.
+    """
     from flows.alert_intake import alert_intake
     from flows.respond import respond_to_compromised_key
     from flows.sweep import sweep_all_keys
     from flows.undo import undo_response
 
+    intake_defaults = {
+        name: value
+        for name, value in (
+            ("settings_block", settings_block),
+            ("credentials_block", credentials_block),
+        )
+        if value
+    }
     sweep_schedule: dict[str, Any] = {}
     if sweep_cron:
         sweep_schedule = {"cron": sweep_cron, "timezone": "UTC"}
@@ -60,6 +75,7 @@ def build_deployments(
         alert_intake.to_deployment(
             name=ALERT_INTAKE,
             tags=TAGS,
+            parameters=intake_defaults,
             description="Start or attach a response for each key an alert names.",
         ),
         undo_response.to_deployment(
@@ -87,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the sweep without a schedule (start it from the UI or API)",
     )
     parser.add_argument(
+        "--settings-block",
+        metavar="NAME",
+        help="akresponder-settings block for the responses the alert intake starts",
+    )
+    parser.add_argument(
+        "--credentials-block",
+        metavar="NAME",
+        help="alibaba-cloud-credentials block for those responses (default: "
+        "Alibaba's credential chain in this process's environment)",
+    )
+    parser.add_argument(
         "--limit",
         type=int,
         default=4,
@@ -107,7 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     redact.install()
     cron = None if args.no_sweep_schedule else args.sweep_cron
-    serve(*build_deployments(cron), limit=args.limit)
+    deployments = build_deployments(
+        cron,
+        settings_block=args.settings_block,
+        credentials_block=args.credentials_block,
+    )
+    serve(*deployments, limit=args.limit)
     return 0
 
 
