@@ -163,8 +163,8 @@ def test_respond_survives_throttling_and_5xx(
         assert calls(running, "AttachPolicyToUser") == 1
 
 
-def _prefect_texts() -> list[str]:
-    """Return every log message and artifact the Prefect API stores."""
+def _prefect_texts() -> tuple[list[str], set[str]]:
+    """Return every log message and artifact the Prefect API stores, and the keys."""
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
@@ -173,7 +173,7 @@ def _prefect_texts() -> list[str]:
     texts = [log.message for log in logs]
     texts += [json.dumps(artifact.data) for artifact in artifacts]
     texts += [artifact.description or "" for artifact in artifacts]
-    return texts
+    return texts, {artifact.key for artifact in artifacts if artifact.key}
 
 
 def test_respond_leaks_no_secret(
@@ -211,7 +211,9 @@ def test_respond_leaks_no_secret(
         for path in tmp_path.rglob("*.json")
         if path.parent.name != "secrets"
     ]
-    texts += _prefect_texts()
+    prefect_texts, artifact_keys = _prefect_texts()
+    texts += prefect_texts
+    assert f"incident-{APP_KEY.lower()}" in artifact_keys
     assert len(texts) > 5
     for secret in secrets:
         leaks = [text[:80] for text in texts if secret in text]
