@@ -37,7 +37,7 @@ PAUSE_GRACE_SECONDS = 30
 
 
 class ApprovalSettings(BaseModel):
-    """How the flow asks a person before destructive steps."""
+    """Settings for asking a person before destructive steps."""
 
     auto_approve: bool = Field(
         default=False, description="Answer yes to every approval without asking."
@@ -104,11 +104,13 @@ def request_approval(
     settings: ApprovalSettings,
     rotation: bool = False,
 ) -> ApprovalOutcome:
-    """Ask a person ``question`` and return the answer; never raises on timeout.
+    """Ask a person ``question`` and return the answer, or the default on timeout.
 
-    ``key`` names the pause (letters, digits and dashes) and must be unique
-    within the flow run. ``rotation=True`` asks for a ``RotationConfirmation``
-    instead of an ``Approval``.
+    ``key`` names the pause (letters, digits and dashes). Prefect builds the run
+    input keys from it, so it must be unique within the flow run. Raises
+    ``FlowPauseTimeout`` only when the timer could not resume the run.
+    ``rotation=True`` asks for a ``RotationConfirmation`` instead of an
+    ``Approval``.
     """
     logger = get_run_logger()
 

@@ -5,11 +5,11 @@ returns a ``Decision``, with no cloud call and no clock. The flow acts on the
 path; the reasons go into the report word for word, so they are written for the
 person who reads it.
 
-The rules follow Alibaba Cloud's procedure for a compromised AccessKey pair: a key
-that is not in use is disabled and deleted, a key in use that can be rotated now is
-rotated, a key in use that cannot be rotated now is contained (explicit-deny
-policy, MFA on console login) until it can be, and the account root's key is
-handled by a person in the console because RAM cannot manage it.
+The rules follow Alibaba Cloud's procedure for a compromised AccessKey pair. A key
+that is not in use is disabled and deleted. A key in use that can be rotated now is
+rotated. A key in use that cannot be rotated now is contained (explicit-deny
+policy, MFA on console login) until it can be. The account root's key is handled
+by a person in the console, because RAM cannot manage it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Path(StrEnum):
 
 
 class Mode(StrEnum):
-    """What the caller asked for: ``auto`` lets the facts decide."""
+    """The requested mode: ``auto`` lets the facts decide."""
 
     AUTO = "auto"
     DELETE = "delete"
@@ -39,7 +39,7 @@ class Mode(StrEnum):
 
 
 class OwnerType(StrEnum):
-    """Who owns the key, as ``userIdentity.type`` names it in ActionTrail."""
+    """The kind of a key's owner, as ActionTrail's ``userIdentity.type`` names it."""
 
     RAM_USER = "ram-user"
     ROOT_ACCOUNT = "root-account"

@@ -2,12 +2,12 @@
 
 One JSON file per compromised key, by default
 ``~/.akresponder/incidents/<access_key_id>.json``. The flow saves it after every
-step, so a run that crashed or was stopped resumes where it left off: a step whose
-action is recorded ``done`` is not repeated, and the facts a later step needs (the
-id of the new key, the name of the deny policy) are read back from it.
+step, so a run that crashed or was stopped resumes where it left off. A step whose
+action is recorded ``done`` is not repeated. The facts a later step needs (the id
+of the new key, the name of the deny policy) are read back from it.
 
 The file is replaced atomically (written beside itself, then renamed) and is
-readable by its owner only. It holds ids, names and statuses, never a secret.
+readable by its owner only. It contains ids, names and statuses, never a secret.
 """
 
 from __future__ import annotations

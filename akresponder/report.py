@@ -29,7 +29,7 @@ SCHEMA_VERSION = "1.0"
 
 
 class ActionStatus(StrEnum):
-    """What happened to one action of the response."""
+    """The status of one action of the response."""
 
     DONE = "done"
     PLANNED = "planned"
@@ -90,7 +90,7 @@ class Action(_Model):
 
 
 class Owner(_Model):
-    """The identity that holds the compromised key."""
+    """The identity that owns the compromised key."""
 
     type: Literal["ram-user", "root-account", "unknown"]
     user_name: str | None = None
@@ -153,7 +153,7 @@ class RelatedCredential(_Model):
 
 
 class CoverageEntry(_Model):
-    """How completely one evidence source was read."""
+    """The completeness of one evidence source."""
 
     source: str
     status: Literal["complete", "partial", "failed", "skipped"]
@@ -168,7 +168,7 @@ class Coverage(_Model):
 
 
 class AuditSummary(_Model):
-    """What LookupEvents returned for the key over the look-back window."""
+    """Counts of the key's LookupEvents records over the look-back window."""
 
     events: int = 0
     first_event_at: datetime | None = None
