@@ -288,7 +288,9 @@ class UserListing:
     duplicates: list[str] = field(default_factory=list)
 
 
-def list_all_users(reader: RamReader) -> UserListing:
+def list_all_users(
+    reader: RamReader, max_items: int = LIST_USERS_MAX_ITEMS
+) -> UserListing:
     """Page ListUsers from the first page to the last (``IsTruncated`` false).
 
     Raises ``CloudError`` when a page still fails after the retries, and
@@ -302,7 +304,7 @@ def list_all_users(reader: RamReader) -> UserListing:
     marker: str | None = None
     pages = 0
     while True:
-        page, marker = reader.list_users_page(marker)
+        page, marker = reader.list_users_page(marker, max_items)
         pages += 1
         for user in page:
             name = str(user.get("UserName") or "")

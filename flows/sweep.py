@@ -87,6 +87,8 @@ from akresponder.triage import identify_responder
 DEFAULT_REPORT_DIR = "~/.akresponder/sweeps"
 # Batches in flight plus the one ActionTrail task; the scheduler never submits more.
 MAX_TASK_WORKERS = 17
+# Pause before the second pass, so a throttled account's rate-limit window can refill;
+# never longer than the retry policy's longest wait.
 RETRY_PASS_PAUSE_SECONDS = 2.0
 
 
@@ -413,7 +415,7 @@ class SweepRun:
             len(retry),
             retry[0],
         )
-        time.sleep(RETRY_PASS_PAUSE_SECONDS)
+        time.sleep(min(RETRY_PASS_PAUSE_SECONDS, self.reader.policy.max_delay))
         workers = max(1, self.settings.workers_per_batch // 2)
         future = assess_user_batch.submit(self.reader, retry, mfa_users, workers, 0)
         candidates = self._take_batch_result(future, retry)
