@@ -13,7 +13,7 @@ server), prints the report path and a summary, and exits with:
 Every non-zero exit prints one line on stderr with the reason. Credentials come from
 Alibaba's credential chain (``ALIBABA_CLOUD_ACCESS_KEY_ID`` /
 ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``, ``aliyun configure`` profiles) or a saved
-credentials block; ``AKRESPONDER_ENDPOINT`` sends every call to one endpoint, such
+credentials block. ``AKRESPONDER_ENDPOINT`` sends every call to one endpoint, such
 as the local emulator.
 """
 
@@ -34,7 +34,6 @@ EXIT_NEEDS_PERSON = 3
 
 DEFAULT_HOME = Path("~/.akresponder")
 PLACEHOLDERS = {
-    "alert": "start a response from a monitoring alert",
     "demo": "run the playbook against the local emulator",
 }
 
@@ -169,6 +168,25 @@ def build_parser() -> argparse.ArgumentParser:
         "failed (listed in the report), 2 invalid arguments.",
     )
     add_sweep_arguments(sweep)
+    from deployments.receiver import add_receiver_arguments
+    from flows.alert_intake import add_alert_arguments
+
+    alert = commands.add_parser(
+        "alert",
+        help="start a response from a monitoring alert",
+        description="Parse an alert payload (Security Center, SLS, EventBridge, "
+        "GitHub or plain) and start or attach a response for each AccessKey it "
+        "names. Exit status: 0 done, 1 a response failed to start, 2 the payload "
+        "is unreadable or names no key.",
+    )
+    add_alert_arguments(alert)
+    receiver = commands.add_parser(
+        "receiver",
+        help="receive alert webhooks and start the alert-intake deployment",
+        description="Serve POST /alerts[/<source>] on 127.0.0.1 and start the "
+        "alert-intake deployment for each authenticated alert.",
+    )
+    add_receiver_arguments(receiver)
     for name, summary in PLACEHOLDERS.items():
         commands.add_parser(name, help=f"{summary} (not implemented yet)")
     return parser
@@ -369,6 +387,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_undo(args)
         if args.command == "sweep":
             return _run_sweep(args)
+        if args.command == "alert":
+            from flows.alert_intake import run_alert_cli
+
+            _quiet_console(args.verbose)
+            return run_alert_cli(args)
+        if args.command == "receiver":
+            from deployments.receiver import run_receiver
+
+            return run_receiver(args)
         return _run_policy()
     except UsageError as error:
         _fail(str(error))

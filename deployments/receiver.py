@@ -454,11 +454,8 @@ def _load_secret_block(name: str | None) -> str | None:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m deployments.receiver",
-        description="Receive alert webhooks and start the alert-intake deployment.",
-    )
+def add_receiver_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the receiver's options to ``parser`` (also used by ``akresponder``)."""
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -493,6 +490,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="Prefect Secret block with the GitHub webhook secret "
         f"(default: ${ENV_GITHUB_SECRET})",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m deployments.receiver",
+        description="Receive alert webhooks and start the alert-intake deployment.",
+    )
+    add_receiver_arguments(parser)
     return parser
 
 
@@ -513,15 +518,14 @@ def config_from_args(args: argparse.Namespace) -> ReceiverConfig:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the receiver until SIGTERM or SIGINT; return the exit status."""
+def run_receiver(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT; return 0, or 2 when the settings are invalid."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     redact.install()
-    args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
         server = AlertReceiver(config)
@@ -543,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "on" if config.github_secret else "off",
         config.max_body,
     )
-    # The first line on stdout lets a parent process learn the chosen port.
+    # The first line on stdout tells a parent process the port that was chosen.
     print(f"listening on {server.url}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
@@ -551,6 +555,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.server_close()
         logger.info("stopped")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the receiver; return the exit status."""
+    return run_receiver(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

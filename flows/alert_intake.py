@@ -23,10 +23,12 @@ artifact ``alert-intake``.
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -38,7 +40,7 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel
 
 from akresponder import notify, redact
-from akresponder.alerts import AlertedKey, AlertIgnored, parse_alert
+from akresponder.alerts import AlertedKey, AlertIgnored, decode_payload, parse_alert
 from akresponder.journal import default_state_dir
 
 DEFAULT_RESPONSE_DEPLOYMENT = "respond-to-compromised-key/respond"
@@ -415,3 +417,101 @@ def alert_intake(
         "ignored": None,
         "outcomes": [item.model_dump(mode="json") for item in outcomes],
     }
+
+
+# Command line: ``akresponder alert FILE``.
+
+
+def add_alert_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``akresponder alert`` to ``parser``."""
+    parser.add_argument(
+        "payload",
+        metavar="FILE",
+        help="file with the alert payload as the sender posts it, or - for stdin",
+    )
+    parser.add_argument(
+        "--source",
+        metavar="KIND",
+        help="sender of the payload: sas, sls, eventbridge, github or plain "
+        "(default: detected from the shape)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="plan each response, change nothing"
+    )
+    parser.add_argument(
+        "--response-deployment",
+        default=DEFAULT_RESPONSE_DEPLOYMENT,
+        metavar="FLOW/NAME",
+        help="deployment that runs each response when the Prefect API has it; "
+        "otherwise the response runs in this process (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dedupe-hours",
+        type=float,
+        metavar="HOURS",
+        help=f"hours after a response during which a new alert attaches to it "
+        f"(default: ${ENV_DEDUPE_HOURS} or {DEFAULT_DEDUPE_HOURS:g})",
+    )
+    parser.add_argument(
+        "--state-dir", metavar="DIR", help="folder of the incident journals"
+    )
+    parser.add_argument(
+        "--settings-block", metavar="NAME", help="saved akresponder-settings block"
+    )
+    parser.add_argument(
+        "--credentials-block", metavar="NAME", help="saved credentials block"
+    )
+
+
+def run_alert_cli(args: argparse.Namespace) -> int:
+    """Run ``alert_intake`` on a payload file and print one line per key.
+
+    Returns 0 when every key was started, attached or skipped (or the alert needs
+    no response), 1 when a response failed to start, 2 for an unreadable or
+    unrecognised payload.
+    """
+    from akresponder.alerts import AlertFormatError
+
+    try:
+        if args.payload == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            raw = Path(args.payload).expanduser().read_bytes()
+    except OSError as error:
+        print(
+            f"akresponder: cannot read {args.payload}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        payload = decode_payload(raw)
+        parse_alert(payload, args.source)  # reject a bad payload before Prefect starts
+    except AlertFormatError as error:
+        print(f"akresponder: {error}", file=sys.stderr)
+        return 2
+    except AlertIgnored as ignored:
+        print(f"Alert ignored: {ignored}")
+        return 0
+
+    result = alert_intake(
+        payload,
+        source_hint=args.source,
+        response_deployment=args.response_deployment,
+        dedupe_window_hours=args.dedupe_hours,
+        dry_run=args.dry_run,
+        state_dir=args.state_dir,
+        settings_block=args.settings_block,
+        credentials_block=args.credentials_block,
+    )
+    print(f"Alert {result['alert_id']}")
+    failed = False
+    for item in result["outcomes"]:
+        failed = failed or item["action"] == "failed"
+        print(
+            f"  {item['access_key_id']}: {item['action']}"
+            f" incident={item['incident_id'] or '-'}"
+            f" flow_run={item['flow_run_id'] or '-'}"
+        )
+        if item["reason"]:
+            print(f"    {item['reason']}")
+    return 1 if failed else 0

@@ -41,7 +41,7 @@ def stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
             ["sweep", "--users-per-batch", "0"],
             "invalid sweep setting users_per_batch: Input should be greater than",
         ),
-        (["alert"], "alert: not implemented yet"),
+        (["alert", "/nonexistent/alert.json"], "cannot read /nonexistent/alert.json"),
         (["demo"], "demo: not implemented yet"),
     ],
 )
