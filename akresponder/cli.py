@@ -1,4 +1,4 @@
-"""The ``akresponder`` command line: respond, undo, policy.
+"""The ``akresponder`` command line: respond, undo, sweep, policy.
 
 ``akresponder respond ACCESS_KEY_ID`` runs the flow ``respond_to_compromised_key``
 in the current process (Prefect's ephemeral mode unless ``PREFECT_API_URL`` names a
@@ -9,6 +9,10 @@ server), prints the report path and a summary, and exits with:
 * 2: invalid arguments, such as a malformed AccessKey ID; nothing was called;
 * 3: the response needs a person (a manual path, an approval that was not given,
   or applications still using the old key).
+
+``akresponder sweep`` assesses every AccessKey of the account and exits with 0 when
+every user was assessed, 1 when some were not (the report lists them) and 2 for
+invalid arguments.
 
 Every non-zero exit prints one line on stderr with the reason. Credentials come from
 Alibaba's credential chain (``ALIBABA_CLOUD_ACCESS_KEY_ID`` /
