@@ -2,8 +2,8 @@
 
 The functions here are pure: they take facts that ``akresponder.sweep_collect``
 gathered from RAM and ActionTrail and return assessments, so every rule has table
-tests without a cloud. A key's score is the sum of the weights of its reasons; the
-settings hold the thresholds and weights, with the defaults documented on each field.
+tests without a cloud. A key's score is the sum of the weights of its reasons. The
+settings contain the thresholds and weights, and each field documents its default.
 
 Reasons (stable codes, used in the JSON report and the table artifact):
 
@@ -38,7 +38,7 @@ from akresponder.config import validate_access_key_id
 
 
 class Reason(StrEnum):
-    """Why a key is risky; the value is the stable code in reports."""
+    """Risk reason of a key. Its value is the stable code in reports."""
 
     ROOT_KEY = "root_key"
     CREATED_BY_KEY = "created_by_key"
@@ -81,7 +81,7 @@ class ReasonWeights(BaseModel):
 
 
 class SweepSettings(BaseModel):
-    """Thresholds, weights and pacing of the sweep; every field has a default."""
+    """Thresholds, weights and pacing of the sweep. Every field has a default."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -162,9 +162,10 @@ class SweepSettings(BaseModel):
         default=30, ge=1, description="Keys scoring at least this are 'medium'."
     )
     ram_calls_per_second: float = Field(
-        # NOTE: RAM publishes no per-API rate limit. 20 is an estimate at the low end
-        # of the per-account limits other Alibaba Cloud APIs publish; Throttling.User
-        # answers are retried with backoff if the real limit is lower.
+        # NOTE: RAM publishes no per-API rate limit. 20 is an estimate within the
+        # per-account limits that other Alibaba Cloud APIs publish (10 to a few
+        # hundred calls per second per operation). If the real limit is lower, the
+        # Throttling.User responses are retried with backoff.
         default=20.0,
         gt=0,
         le=10_000,
@@ -233,7 +234,7 @@ class Creation:
 
 @dataclass(frozen=True)
 class UsageChange:
-    """How a key's use in the recent window differs from its earlier history."""
+    """Difference between a key's use in the recent window and its earlier history."""
 
     recent_events: int
     baseline_events: int
@@ -257,7 +258,7 @@ class UsageChange:
 
 @dataclass
 class KeyFacts:
-    """What the sweep learnt about one key (or, without a key id, one user)."""
+    """Facts the sweep read about one key, or about one user when there is no key."""
 
     access_key_id: str | None
     owner_type: str  # "ram-user" or "root-account"
@@ -449,9 +450,9 @@ def compare_usage(
 
 
 def _listing(values: tuple[str, ...], limit: int = 5) -> str:
-    shown = ", ".join(values[:limit])
+    text = ", ".join(values[:limit])
     more = len(values) - limit
-    return shown + (f" and {more} more" if more > 0 else "")
+    return text + (f" and {more} more" if more > 0 else "")
 
 
 def _usage_findings(

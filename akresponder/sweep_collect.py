@@ -1,11 +1,11 @@
 """Read what the sweep assesses from RAM and ActionTrail, within the APIs' rate limits.
 
-RAM calls go through the cloud layer's ``call_api`` (client cache, retry with backoff
-on ``Throttling.User``, errors as ``CloudError``) with two additions that the
-one-call-per-task functions in ``tasks/`` do not offer: a client-side token bucket per
-RAM action that every attempt, retries included, waits on, and the sweep's own retry
-policy. The per-call INFO log lines of those tasks are also left out, because a sweep
-makes tens of thousands of calls; the batch logs one line per batch instead.
+RAM calls go through the cloud layer's ``call_api``, which caches clients, retries
+``Throttling.User`` with backoff and raises ``CloudError``. The sweep adds two things
+that the one-call-per-task functions in ``tasks/`` do not offer. Every attempt,
+retries included, waits on a client-side token bucket per RAM action, and the calls
+use the sweep's own retry policy. The per-call INFO log lines of those tasks are left
+out too, because a sweep makes tens of thousands of calls. Each batch logs one line.
 ActionTrail calls use ``tasks.actiontrail.lookup_events_page``, whose process-wide
 pacer keeps LookupEvents at its documented two calls per second.
 
@@ -59,8 +59,8 @@ class TokenBucket(Pacer):
     def __init__(self, rate_per_second: float, capacity: float | None = None) -> None:
         super().__init__(rate_per_second)
         self.rate = rate_per_second
-        # A fifth of a second of burst: well inside a server bucket that holds one
-        # second of calls, as RAM's throttling and the emulator's do.
+        # A fifth of a second of burst stays well inside a server bucket that contains
+        # one second of calls, as the emulator's does.
         self.capacity = (
             capacity if capacity is not None else max(1.0, rate_per_second / 5)
         )
@@ -163,7 +163,7 @@ class RamReader:
         """Run one RAM call with pacing and retries; raise ``CloudError``.
 
         An error whose code starts with ``absent_code`` (such as a user without a
-        login profile) is an answer, not a failure: it returns None.
+        login profile) is an expected result, not a failure, so it returns None.
         """
         bucket = self.bucket(action)
         pacer = _CountingPacer(bucket)

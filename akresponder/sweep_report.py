@@ -128,15 +128,15 @@ def render_markdown(document: dict[str, Any]) -> str:
 
     flagged = [row for row in document["keys"] if row["score"] > 0]
     if flagged:
-        shown = flagged[:MARKDOWN_TOP_KEYS]
+        top = flagged[:MARKDOWN_TOP_KEYS]
         lines += [
             "",
-            f"## Highest scores ({len(shown)} of {len(flagged)} flagged)",
+            f"## Highest scores ({len(top)} of {len(flagged)} flagged)",
             "",
             "| score | key | user | reasons |",
             "|---|---|---|---|",
         ]
-        for row in shown:
+        for row in top:
             reasons = "<br>".join(
                 f"`{reason['code']}` {_cell(reason['detail'])}"
                 for reason in row["reasons"]

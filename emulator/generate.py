@@ -8,11 +8,12 @@ PATH`` writes three files:
 * ``<stem>.planted.json``: the responder's key id, the totals, and every planted key
   with the exact reason codes the sweep must report for it with default settings.
 
-The clean population carries no risk under the sweep's default settings: each user's
-first key is active, younger than 90 days and was last used 2 to 60 days ago; a second
-key (``K=2``) is inactive; every tenth user has a console login with a virtual MFA
-device. ``SPEC`` plants risky keys among the users, as ``kind=count`` pairs separated
-by commas, for example ``never-used=3,root=1,new-ip=2``; the kinds are in ``PLANTS``.
+The clean population carries no risk under the sweep's default settings. Each user's
+first key is active, younger than 90 days and was last used 2 to 60 days ago. A
+second key (``K=2``) is inactive. Every tenth user has a console login with a virtual
+MFA device. ``SPEC`` plants risky keys among the users, as ``kind=count`` pairs
+separated by commas, for example ``never-used=3,root=1,new-ip=2``. The kinds are the
+keys of ``PLANTS``.
 
 Times are relative to ``--now`` (default: the current time), so a scenario generated
 just before a sweep matches the host clock the sweep reads. The same seed and now

@@ -7,10 +7,10 @@ Steps:
 2. Assess the users in batches: one Prefect task run per ``users_per_batch`` users,
    each calling RAM from ``workers_per_batch`` threads, at most ``batch_concurrency``
    batches at a time. A token bucket per RAM action keeps the calls under
-   ``ram_calls_per_second``; throttled calls are retried with backoff; users whose
-   calls still fail with a retryable error get a second pass at the end. The flow
-   then checks that every listed user was assessed or is reported as failed with
-   the reason.
+   ``ram_calls_per_second``, and throttled calls are retried with backoff. Users
+   whose calls still fail with a retryable error get a second pass at the end. The
+   flow then checks that every listed user was assessed or is reported as failed
+   with the reason.
 3. Meanwhile one ActionTrail task at a time searches the account's recent
    CreateAccessKey calls and (when the responder is not the root) root activity,
    then compares the recent and earlier use of each key used in the last day.
@@ -85,10 +85,10 @@ from akresponder.sweep_report import (
 from akresponder.triage import identify_responder
 
 DEFAULT_REPORT_DIR = "~/.akresponder/sweeps"
-# Batches in flight plus the one ActionTrail task; the scheduler never submits more.
+# Batches in flight plus the one ActionTrail task. The scheduler never submits more.
 MAX_TASK_WORKERS = 17
-# Pause before the second pass, so a throttled account's rate-limit window can refill;
-# never longer than the retry policy's longest wait.
+# Pause before the second pass, so that a throttled account's rate-limit window can
+# refill. The pause is never longer than the retry policy's longest wait.
 RETRY_PASS_PAUSE_SECONDS = 2.0
 
 
@@ -483,44 +483,32 @@ class SweepRun:
             fact.usage_error = self.usage_errors.get(key_id)
         return facts
 
-    def _coverage(self, names: list[str]) -> dict[str, Any]:
+    def _coverage_notes(self, truncated_usage: list[str]) -> list[str]:
+        """Return the sentences that say what the sweep could not see."""
         settings = self.settings
         events = self.account_events
         notes = list(self.notes)
-        if self.responder_is_root:
-            root = {
-                "method": "ListAccessKeys as the root",
-                "lookback_days": None,
-                "truncated": False,
-            }
-        else:
-            root = {
-                "method": "ActionTrail events signed by the root",
-                "lookback_days": settings.root_lookback_days,
-                "truncated": bool(events and events.root_truncated),
-            }
+        if not self.responder_is_root:
             notes.append(
                 "RAM lists the root's AccessKeys only to the root itself, so root "
                 "keys are reported only if ActionTrail recorded their use in the "
-                f"last {settings.root_lookback_days} days; run the sweep as the root "
+                f"last {settings.root_lookback_days} days. Run the sweep as the root "
                 "to list every root key."
             )
         if events is not None and events.creations_truncated:
             notes.append(
-                "The CreateAccessKey search hit account_lookup_max_pages; older "
-                "creations in the window were not checked."
+                "The CreateAccessKey search reached account_lookup_max_pages, so "
+                "older creations in the window were not checked."
             )
-        truncated_usage = sorted(
-            key for key, change in self.usage.items() if change.truncated
-        )
         if truncated_usage:
             notes.append(
                 f"{len(truncated_usage)} keys had more events than usage_max_pages "
-                "allowed to read; their usage check compared the newest events only."
+                "allowed to read, so their usage check compared the newest events "
+                "only."
             )
         if self.usage_errors:
             notes.append(
-                f"The usage check failed for {len(self.usage_errors)} keys; see "
+                f"The usage check failed for {len(self.usage_errors)} keys. See "
                 "usage_error in their rows."
             )
         if self.listing.duplicates:
@@ -533,10 +521,31 @@ class SweepRun:
             "calls fill its recent history."
         )
         notes.append(
-            "Inactive keys cannot sign requests; their last use is not read and "
+            "Inactive keys cannot sign requests, so their last use is not read and "
             "they carry no key reasons (root keys excepted)."
         )
-        stats = self.reader.stats.to_dict()
+        return notes
+
+    def _coverage(self, names: list[str]) -> dict[str, Any]:
+        """Return the document's ``coverage``: counts, methods and notes."""
+        settings = self.settings
+        events = self.account_events
+        if self.responder_is_root:
+            root = {
+                "method": "ListAccessKeys as the root",
+                "lookback_days": None,
+                "truncated": False,
+            }
+        else:
+            root = {
+                "method": "ActionTrail events signed by the root",
+                "lookback_days": settings.root_lookback_days,
+                "truncated": bool(events and events.root_truncated),
+            }
+        truncated_usage = sorted(
+            key for key, change in self.usage.items() if change.truncated
+        )
+
         return {
             "users": {
                 "listed": len(names),
@@ -561,17 +570,20 @@ class SweepRun:
                 "account_searches": self.account_requests,
                 "usage_checks": self.usage_requests,
             },
-            "api_calls": stats,
-            "notes": notes,
+            "api_calls": self.reader.stats.to_dict(),
+            "notes": self._coverage_notes(truncated_usage),
         }
 
     def _finish(self, names: list[str]) -> dict[str, Any]:
+        """Score every key, then write, publish and return the document."""
         settings = self.settings
         assessments: list[KeyAssessment] = [
             assess_key(fact, settings, self.now) for fact in self._facts()
         ]
         rows = sort_rows([key_row(item, settings) for item in assessments])
         failures = [self.failures[name].to_dict() for name in sorted(self.failures)]
+
+        # The duration ends here, before the file and the artifacts are written.
         duration = time.monotonic() - self.started
         document: dict[str, Any] = {
             "schema": SCHEMA,
@@ -593,10 +605,12 @@ class SweepRun:
             "failed_users": failures,
         }
         document["responses"] = self._responses(rows)
+
         path = Path(self.params.report_path or default_report_path(self.now))
         written = write_document(document, path)
         document["report_path"] = str(written)
         self._publish(document)
+
         self.log.info(
             "Swept users=%d failed=%d keys=%d flagged=%d high=%d seconds=%.1f "
             "report=%s",

@@ -13,7 +13,12 @@ from akresponder import redact
 from akresponder.config import CloudConnection
 from akresponder.retry import RetryPolicy
 from akresponder.sweep import KeyFacts, SweepSettings, assess_key
-from akresponder.sweep_collect import RamReader, UserListing, list_all_users
+from akresponder.sweep_collect import (
+    RamReader,
+    UserListing,
+    collect_batch,
+    list_all_users,
+)
 from akresponder.sweep_report import (
     key_row,
     render_markdown,
@@ -260,7 +265,7 @@ def test_write_document_masks_secret_fields(tmp_path: Path) -> None:
 
 
 class StubPages:
-    """Answers ``list_users_page`` from a fixed list of pages, for paging logic."""
+    """Serves ``list_users_page`` from a fixed list of pages, for paging logic."""
 
     def __init__(self, pages: list[tuple[list[str], str | None]]) -> None:
         self.pages = pages
@@ -319,3 +324,28 @@ def test_list_all_users_pages_emulator_to_the_end(tmp_path: Path) -> None:
         counts = reader.stats.to_dict()["ram:ListUsers"]
         assert counts["succeeded"] == 5
         assert counts["retries"] == 2
+
+
+def test_collect_batch_reports_deleted_user() -> None:
+    scenario, events, _ = generate_account(3, 1, {})
+    scenario["events"] = events
+    responder = scenario["users"][0]["AccessKeys"][0]
+    with start_emulator(scenario) as running:
+        connection = CloudConnection(
+            access_key_id=responder["AccessKeyId"],
+            access_key_secret=responder["AccessKeySecret"],
+            endpoint=running.endpoint,
+            protocol="http",
+        )
+        reader = RamReader(
+            connection, calls_per_second=1000, policy=RetryPolicy(max_attempts=2)
+        )
+
+        result = collect_batch(reader, ["user-00001", "ghost"], set(), workers=2)
+
+    assert [record.user_name for record in result.records] == ["user-00001"]
+    failure = result.failures[0]
+    assert failure.user_name == "ghost"
+    assert failure.code == "EntityNotExist.User"
+    assert failure.retryable is False
+    assert "deleted after ListUsers listed it" in failure.message
