@@ -81,6 +81,10 @@ RETRY_ATTEMPTS = 8
 RETRY_BASE_DELAY = 0.25
 RETRY_MAX_DELAY = 8.0
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Prefect API calls in flight at once. A SQLite-backed Prefect server locks its
+# database under parallel writes and answers 503, so a burst of deliveries waits
+# here in line instead.
+PREFECT_CONCURRENCY = 4
 
 
 class ReceiverError(Exception):
@@ -163,6 +167,7 @@ class IntakeStarter:
             trust_env=False,
         )
         self._lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(PREFECT_CONCURRENCY)
         self._deployment_id: str | None = None
 
     def close(self) -> None:
@@ -214,7 +219,8 @@ class IntakeStarter:
         """
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
-                response = self.client.request(method, path, **kwargs)
+                with self._in_flight:
+                    response = self.client.request(method, path, **kwargs)
             except httpx.TransportError as error:
                 if attempt == RETRY_ATTEMPTS:
                     raise ReceiverError(
@@ -387,7 +393,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         key_ids = [key.access_key_id for key in keys]
         parameters = {
             "payload": redact_payload(decode_payload(body)),
-            "source_hint": keys[0].source_kind,
+            "source_hint": kind,
         }
         tags = [*RUN_TAGS, f"alert:{keys[0].source_kind}"]
         tags += [f"key:{key_id}" for key_id in key_ids]

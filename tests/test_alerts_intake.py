@@ -33,6 +33,7 @@ def read_run(flow_run_id: str):
         return client.read_flow_run(flow_run_id)
 
 
+@pytest.mark.slow
 def test_alert_intake_starts_then_attaches(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -75,6 +76,7 @@ def test_alert_intake_unknown_key_reports_manual(
     assert f"No RAM user holds {unknown}" in outcome["reason"]
 
 
+@pytest.mark.slow
 def test_alert_intake_several_keys_and_sts(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

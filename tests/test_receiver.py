@@ -280,6 +280,7 @@ def test_receiver_config_checks() -> None:
         ReceiverConfig(token=TOKEN).check()
 
 
+@pytest.mark.slow
 def test_receiver_concurrent_posts(receiver: AlertReceiver) -> None:
     distinct = [unique_alert(100 + number) for number in range(25)]
     repeated = [unique_alert(999)] * 25
@@ -299,3 +300,20 @@ def test_receiver_concurrent_posts(receiver: AlertReceiver) -> None:
     assert len(repeated_ids) == 1
     created = [r for r in responses[25:] if r.json()["duplicate"] is False]
     assert len(created) == 1
+
+
+def test_receiver_mixed_list_keeps_detection(receiver: AlertReceiver) -> None:
+    from akresponder.alerts import parse_alert
+
+    sas = sample("sas_leak_list.json")["AccessKeyLeakList"][1]
+    event = sample("eventbridge_actiontrail.json")
+    event["id"] = "receiver-test-mixed"
+
+    response = post(receiver, [sas, event], headers=bearer())
+
+    assert response.status_code == 202
+    assert response.json()["access_key_ids"] == ["LTAI5tCIDEPLOY000000001A", APP_KEY]
+    run = read_run(response.json()["flow_run_id"])
+    assert run.parameters["source_hint"] is None
+    keys = parse_alert(run.parameters["payload"], run.parameters["source_hint"])
+    assert [key.access_key_id for key in keys] == ["LTAI5tCIDEPLOY000000001A", APP_KEY]
