@@ -374,6 +374,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _prepare_environment()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.verbose:
+        # The ephemeral Prefect server runs as a child process that inherits this
+        # environment and logs its shutdown errors to the shared stderr.
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -1,11 +1,13 @@
 """The audit and billing checks of a response, behind one seam: ``run_investigation``.
 
-The checks here are deliberately simple: every ActionTrail event of the key over
-the look-back window, summarised (events by name, region and source IP, write
-calls, errors), and BSS spend by region and product for the billing cycles the
-window touches. ``run_investigation`` is the only function the flow calls, so a
-deeper analysis can replace the body without touching the flow; it returns
-findings, coverage and the two summaries.
+The checks here are deliberately simple. The audit reads every ActionTrail event
+of the key over the look-back window and counts them by name, region and source
+IP, with the write calls and errors. The billing check adds up BSS spend by region
+and product for the billing cycles that the window touches.
+
+``run_investigation`` is the only function the flow calls, so a deeper analysis
+can replace its body without touching the flow. It returns findings, coverage and
+the two summaries.
 
 The summarising functions are pure and work on the wire shapes: LookupEvents
 event dicts (camelCase keys) and QueryInstanceBill items (PascalCase keys).
@@ -72,7 +74,7 @@ _DENIED_PREFIXES = ("NoPermission", "Forbidden", "NotAuthorized", "AccessForbidd
 
 @dataclass
 class Investigation:
-    """What ``run_investigation`` returns to the flow."""
+    """The findings, coverage and summaries that ``run_investigation`` returns."""
 
     findings: list[Finding] = field(default_factory=list)
     coverage: list[CoverageEntry] = field(default_factory=list)
@@ -350,11 +352,11 @@ def run_investigation(
     incident: str,
     check_billing: bool = True,
 ) -> Investigation:
-    """Audit the key's events and check the bills; never raises on a failed read.
+    """Audit the key's events and check the bills.
 
-    A read that fails leaves its summary None and shows as ``failed`` coverage, so
-    the report says what was not checked instead of the flow stopping after the
-    containment already happened.
+    A read that fails with ``CloudError`` leaves its summary None and shows as
+    ``failed`` coverage, so the report says what was not checked instead of the
+    flow stopping after the containment already happened.
     """
     from tasks import actiontrail as trail_tasks
     from tasks import bss as bss_tasks
@@ -416,7 +418,12 @@ def run_investigation(
     if bills:
         result.billing = summarize_bills(bills)
         result.findings.extend(billing_findings(result.billing, result.audit))
-    status = "complete" if not failures else ("partial" if bills else "failed")
+    if not failures:
+        status = "complete"
+    elif bills:
+        status = "partial"
+    else:
+        status = "failed"
     result.coverage.append(
         CoverageEntry(
             source="bss",

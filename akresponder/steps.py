@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class StepOutcome:
-    """What ``perform`` did with a step."""
+    """The outcome of ``perform`` for one step."""
 
     action: Action
     ran: bool  # the change was made in this call

@@ -3,7 +3,7 @@
 RAM has no call that returns a key's owner, so ``find_owner`` combines three
 lookups: ActionTrail's GetAccessKeyLastUsedInfo (which names the user of the
 key's last call), enumeration of ListUsers x ListAccessKeys, and the key's own
-events. A key that no RAM user holds but that appears in events of the account
+events. A key that no RAM user has but that appears in events of the account
 root (``userIdentity.type`` ``root-account``) is the root's. The emulator and the
 cloud are read the same way.
 
@@ -177,7 +177,7 @@ def find_owner(
 ) -> tuple[Owner, dict[str, Any] | None, list[dict[str, Any]], dict[str, Any] | None]:
     """Identify the key's owner.
 
-    Returns the owner, the key's ListAccessKeys entry (None when no user holds it),
+    Returns the owner, the key's ListAccessKeys entry (None when no user has it),
     the owner's keys, and GetAccessKeyLastUsedInfo's answer (None if it failed).
     """
     found_by: list[str] = []
@@ -257,7 +257,7 @@ def find_owner(
         )
 
     if info_user:
-        # ActionTrail saw the key on this user, but the user no longer holds it:
+        # ActionTrail saw the key on this user, but the user no longer has it:
         # the key was deleted.
         owner = Owner(
             type="ram-user",

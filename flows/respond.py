@@ -1,9 +1,10 @@
 """The flow ``respond_to_compromised_key``: triage, decide, act, investigate, report.
 
 It automates Alibaba Cloud's procedure for a compromised AccessKey pair. The parent
-flow triages the key, lets the pure ``decide`` choose a path, runs the path's steps
-(the steps that stop the attacker come before the long audit), runs the
-investigation, and writes the report as JSON and as a markdown artifact.
+flow triages the key and lets the pure ``decide`` choose a path. It then runs the
+path's steps (``akresponder.paths``), which stop the attacker before the long
+audit starts. Last, it runs the investigation and writes the report as JSON and as
+a markdown artifact.
 
 Paths:
 
@@ -16,8 +17,8 @@ Paths:
 * ``contain``: attach an explicit-deny policy to the owner, propose unneeded
   permissions for removal (detached only after approval), require MFA on the
   owner's console login.
-* ``manual``: the account root's key, an unknown owner, or the responder's own key:
-  nothing is changed; the report lists the manual steps and a root key escalates.
+* ``manual``: the account root's key, an unknown owner, or the responder's own key.
+  Nothing is changed. The report lists the manual steps, and a root key escalates.
 * ``audit-only``: nothing is changed.
 
 Every step goes through ``StepRunner.perform`` (journal, dry run, approval) and
@@ -26,11 +27,9 @@ every cloud call through a task of ``tasks/``.
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel, Field, field_validator
 
 from akresponder import redact
-from akresponder.approvals import ApprovalSettings, request_approval
+from akresponder.approvals import ApprovalSettings
 from akresponder.config import (
     CloudConnection,
     resolve_connection,
@@ -47,9 +46,9 @@ from akresponder.config import (
 )
 from akresponder.decision import Decision, Mode, Rotatable, decide
 from akresponder.decision import Path as ResponsePath
-from akresponder.errors import CloudError
 from akresponder.investigation import Investigation, run_investigation
 from akresponder.journal import Journal, default_state_dir
+from akresponder.paths import PathSteps
 from akresponder.report import (
     ActionStatus,
     Coverage,
@@ -58,38 +57,16 @@ from akresponder.report import (
     RelatedCredential,
     Report,
     Timings,
-    UndoStep,
     render_markdown,
     report_dict,
     write_report,
 )
 from akresponder.retry import set_default_policy
-from akresponder.sinks import SecretSink, make_sink
 from akresponder.steps import StepRunner
-from akresponder.triage import TriageResult, identify_responder, parse_time, triage_key
+from akresponder.triage import TriageResult, identify_responder, triage_key
 from blocks.settings import ResponderSettings
-from tasks import actiontrail as trail_tasks
-from tasks import ram as ram_tasks
 
-ESCALATION_EVENT = "akresponder.incident.escalated"
 _INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-ROOT_KEY_STEPS = [
-    "Sign in to the Alibaba Cloud console with the account (root) credentials and "
-    "MFA; a RAM identity cannot manage the root's AccessKeys.",
-    "Open the AccessKey page: click the profile picture in the upper-right corner, "
-    "then AccessKey (ram.console.aliyun.com/manage/ak).",
-    "If no application uses {key} (see the audit in this report): click Disable "
-    "next to {key}, confirm, then Delete.",
-    "If applications use {key}: click Create AccessKey, store the new pair in your "
-    "secret manager, switch every application to it and test it, then Disable "
-    "{key}, watch for errors for a day, and Delete it.",
-    "Better still, stop using root AccessKeys: give the applications a RAM user or "
-    "role with only the permissions they need.",
-    "Review the audit and billing findings in this report; revert what the "
-    "attacker created (users, keys, instances) and check the bill for unexpected "
-    "charges.",
-]
 
 
 class ResponseRequest(BaseModel):
@@ -202,30 +179,16 @@ def _approval_settings(
     params: ResponseRequest, settings: ResponderSettings
 ) -> ApprovalSettings:
     """Take approval values from the flow parameters, else from the settings block."""
-    given = params.approval.model_fields_set
+    explicit = params.approval.model_fields_set
     values = params.approval.model_dump()
-    if "timeout_seconds" not in given:
+    if "timeout_seconds" not in explicit:
         values["timeout_seconds"] = settings.approval_timeout_seconds
-    if "on_timeout" not in given:
+    if "on_timeout" not in explicit:
         values["on_timeout"] = settings.approval_on_timeout
     return ApprovalSettings(**values)
 
 
-def _sink(spec: str | None, settings: ResponderSettings) -> SecretSink:
-    if spec is None:
-        return settings.secret_sink()
-    if spec == "block":
-        return make_sink("prefect-secret", name_template=settings.secret_name_template)
-    if spec == "none":
-        return make_sink("none")
-    return make_sink(
-        "file",
-        directory=Path(spec.removeprefix("file:")).expanduser(),
-        name_template=settings.secret_name_template,
-    )
-
-
-class ResponseRun:
+class ResponseRun(PathSteps):
     """The state of one run of the flow; its methods are the paths."""
 
     def __init__(self, params: ResponseRequest) -> None:
@@ -237,6 +200,7 @@ class ResponseRun:
         if params.settings_block:
             set_default_policy(self.settings.retry_policy())
         self.connection = _connection(params)
+
         self.key_id = params.access_key_id
         self.journal = Journal.open(
             self.key_id,
@@ -250,6 +214,7 @@ class ResponseRun:
             or make_incident_id(self.key_id)
         )
         self.journal.incident_id = self.incident
+
         self.approvals = _approval_settings(params, self.settings)
         self.runner = StepRunner(
             journal=self.journal,
@@ -260,6 +225,7 @@ class ResponseRun:
             started=self.started,
             log=self.log,
         )
+
         self.triage: TriageResult | None = None
         self.decision: Decision | None = None
         self.decision_reasons: list[str] = []
@@ -359,649 +325,6 @@ class ResponseRun:
                 f"(user {credential.user_name}): respond to it as compromised too."
             )
 
-    # Shared steps.
-
-    @property
-    def user(self) -> str:
-        assert self.triage is not None and self.triage.owner.user_name
-        return self.triage.owner.user_name
-
-    def _key_status(self, access_key_id: str) -> str | None:
-        for entry in ram_tasks.list_access_keys(
-            self.connection, self.user, incident=self.incident
-        ):
-            if entry.get("AccessKeyId") == access_key_id:
-                return entry.get("Status")
-        return None
-
-    def _disable(self, action_id: str, access_key_id: str) -> bool:
-        """Disable a key of the owner; return True when it is inactive afterwards."""
-        status = self._key_status(access_key_id)
-        undo = UndoStep(
-            reversible=True,
-            api="ram:UpdateAccessKey",
-            params={
-                "UserName": self.user,
-                "UserAccessKeyId": access_key_id,
-                "Status": "Active",
-            },
-        )
-        skip = None
-        if status is None:
-            skip = f"{access_key_id} no longer exists."
-        elif status == "Inactive" and not self.journal.action(action_id):
-            skip = f"{access_key_id} was already inactive."
-
-        def change() -> str:
-            ram_tasks.update_access_key(
-                self.connection,
-                self.user,
-                access_key_id,
-                "Inactive",
-                incident=self.incident,
-            )
-            return f"{access_key_id} is inactive: calls signed with it now fail."
-
-        outcome = self.runner.perform(
-            action_id,
-            step=f"Disable AccessKey {access_key_id}",
-            api="ram:UpdateAccessKey",
-            target=f"user/{self.user}/accesskey/{access_key_id}",
-            change=change,
-            task_name="update_access_key",
-            undo=undo if status == "Active" else None,
-            before={"Status": status},
-            params={
-                "UserName": self.user,
-                "UserAccessKeyId": access_key_id,
-                "Status": "Inactive",
-            },
-            skip_reason=skip,
-        )
-        inactive = outcome.done or status == "Inactive"
-        if inactive:
-            self.runner.mark_contained()
-        return inactive
-
-    def _delete(self, action_id: str, access_key_id: str, why: str) -> bool:
-        """Delete a key of the owner after approval; return True when deleted."""
-        status = self._key_status(access_key_id)
-        skip = None
-        if status is None and not self.journal.is_done(action_id):
-            skip = f"{access_key_id} no longer exists."
-
-        def change() -> str:
-            ram_tasks.delete_access_key(
-                self.connection, self.user, access_key_id, incident=self.incident
-            )
-            return f"{access_key_id} is deleted."
-
-        outcome = self.runner.perform(
-            action_id,
-            step=f"Delete AccessKey {access_key_id}",
-            api="ram:DeleteAccessKey",
-            target=f"user/{self.user}/accesskey/{access_key_id}",
-            change=change,
-            task_name="delete_access_key",
-            undo=UndoStep(
-                reversible=False,
-                note="A deleted AccessKey cannot be restored; create a new one.",
-            ),
-            before={"Status": status},
-            params={"UserName": self.user, "UserAccessKeyId": access_key_id},
-            question=f"Delete AccessKey {access_key_id} of RAM user {self.user}? "
-            f"{why} Deleting cannot be undone.",
-            skip_reason=skip,
-        )
-        if not outcome.done and skip is None and not self.params.dry_run:
-            self.complete = False
-            self.next_steps.append(
-                f"Delete {access_key_id} when you are sure nothing needs it: re-run "
-                "with --auto-approve, or approve the step in the Prefect UI."
-            )
-        return outcome.done
-
-    # Paths.
-
-    def _delete_path(self) -> None:
-        self._disable("disable-key", self.key_id)
-        self._delete(
-            "delete-key",
-            self.key_id,
-            "It is disabled and was not needed by any application.",
-        )
-
-    def _rotate_path(self) -> None:
-        assert self.triage is not None
-        if not self._ensure_free_slot():
-            self._fall_back_to_contain(
-                f"User {self.user} has no free AccessKey slot and removing its other "
-                "key was not approved, so the key was contained instead of rotated."
-            )
-            return
-        new_key = self._create_new_key()
-        if new_key is None:
-            return
-        if not self._confirm_rotation(new_key):
-            return
-        if not self._old_key_quiet(new_key):
-            return
-        if self._disable("disable-key", self.key_id):
-            self._delete(
-                "delete-key",
-                self.key_id,
-                f"It is disabled and replaced by {new_key}.",
-            )
-
-    def _ensure_free_slot(self) -> bool:
-        assert self.triage is not None
-        if self.journal.fact("new_access_key_id") or self.triage.key.free_key_slot:
-            return True
-        others = [key for key in self.triage.other_keys]
-        other = str(others[0].get("AccessKeyId")) if others else ""
-        if other == self.triage.responder.access_key_id:
-            self.runner.record(
-                "remove-other-key",
-                step=f"Remove AccessKey {other} to free a slot",
-                api="ram:DeleteAccessKey",
-                target=f"user/{self.user}/accesskey/{other}",
-                status=ActionStatus.SKIPPED,
-                detail="It is the key this responder signs in with.",
-            )
-            return False
-        outcome = self.runner.perform(
-            "remove-other-key",
-            step=f"Remove AccessKey {other} to free a slot for the new key",
-            api="ram:DeleteAccessKey",
-            target=f"user/{self.user}/accesskey/{other}",
-            change=lambda: self._delete_other(other),
-            task_name="delete_access_key",
-            undo=UndoStep(
-                reversible=False,
-                note="A deleted AccessKey cannot be restored; create a new one.",
-            ),
-            before={"Status": others[0].get("Status")},
-            params={"UserName": self.user, "UserAccessKeyId": other},
-            question=f"User {self.user} already has two AccessKeys. Delete its other "
-            f"key {other} so that {self.key_id} can be rotated? Applications that "
-            f"use {other} will stop working.",
-        )
-        return outcome.done or self.params.dry_run
-
-    def _delete_other(self, other: str) -> str:
-        ram_tasks.delete_access_key(
-            self.connection, self.user, other, incident=self.incident
-        )
-        return f"{other} is deleted."
-
-    def _create_new_key(self) -> str | None:
-        existing = self.journal.fact("new_access_key_id")
-        if existing:
-            if self._key_status(existing) is None:
-                self.complete = False
-                self.next_steps.append(
-                    f"The replacement key {existing} made by an earlier run no longer "
-                    "exists. Move the incident journal away and run again to start "
-                    "the rotation afresh."
-                )
-                self.runner.record(
-                    "create-new-key",
-                    step="Create a replacement AccessKey",
-                    api="ram:CreateAccessKey",
-                    target=f"user/{self.user}",
-                    status=ActionStatus.FAILED,
-                    detail=f"The replacement key {existing} no longer exists.",
-                )
-                return None
-            self.related.append(
-                RelatedCredential(
-                    access_key_id=existing,
-                    user_name=self.user,
-                    relation="replacement-key",
-                    status="Active",
-                )
-            )
-            return existing
-
-        sink = _sink(self.params.secret_sink, self.settings)
-        created: dict[str, Any] = {}
-
-        def change() -> str:
-            result = ram_tasks.create_access_key(
-                self.connection, self.user, sink=sink, incident=self.incident
-            )
-            created.update(result)
-            self.journal.set_fact("new_access_key_id", result["AccessKeyId"])
-            self.journal.set_fact("new_key_created_at", result.get("CreateDate"))
-            return (
-                f"Created {result['AccessKeyId']}; its secret is in "
-                f"{result.get('SecretStoredIn')} and nowhere else."
-            )
-
-        outcome = self.runner.perform(
-            "create-new-key",
-            step="Create a replacement AccessKey and deliver its secret",
-            api="ram:CreateAccessKey",
-            target=f"user/{self.user}",
-            change=change,
-            task_name="create_access_key",
-            undo=UndoStep(
-                reversible=False,
-                api="ram:DeleteAccessKey",
-                params={"UserName": self.user},
-                note="manual: deleting the new key is destructive and needs "
-                "approval, because applications may use it already.",
-            ),
-            params={"UserName": self.user, "SecretSink": sink.kind},
-        )
-        if not outcome.done:
-            return None
-        new_key = created.get("AccessKeyId") or self.journal.fact("new_access_key_id")
-        self.related.append(
-            RelatedCredential(
-                access_key_id=new_key,
-                user_name=self.user,
-                relation="replacement-key",
-                status="Active",
-                detail=f"Secret delivered to the {sink.kind} sink.",
-            )
-        )
-        return new_key
-
-    def _confirm_rotation(self, new_key: str) -> bool:
-        action_id = "confirm-rotation"
-        if self.journal.is_done(action_id):
-            return True
-        common = {
-            "step": f"Confirm that the applications use {new_key}",
-            "target": f"user/{self.user}",
-        }
-        if self.params.dry_run:
-            self.runner.record(
-                action_id,
-                status=ActionStatus.PLANNED,
-                detail="Dry run: would wait for confirmation.",
-                **common,
-            )
-            return True
-        self.runner.record(
-            action_id,
-            status=ActionStatus.AWAITING_APPROVAL,
-            detail="Waiting for confirmation.",
-            **common,
-        )
-        outcome = request_approval(
-            f"Have all applications that used {self.key_id} switched to {new_key} "
-            "and been tested? Answer applications_updated=true only then: the old key "
-            "is disabled next.",
-            key=action_id,
-            settings=self.approvals,
-            rotation=True,
-        )
-        status = ActionStatus.DONE if outcome.approved else ActionStatus.SKIPPED
-        self.runner.record(action_id, status=status, detail=outcome.reason, **common)
-        if not outcome.approved:
-            self.complete = False
-            self.next_steps.append(
-                f"Switch the applications to {new_key}, then run the response "
-                "again to disable and delete the old key."
-            )
-        return outcome.approved
-
-    def _old_key_quiet(self, new_key: str) -> bool:
-        """Check that the old key made no call since the new key was created."""
-        action_id = "check-old-key-traffic"
-        step = f"Check that {self.key_id} made no call since {new_key} was created"
-        if self.params.dry_run:
-            self.runner.record(
-                action_id,
-                step=step,
-                target=self.key_id,
-                status=ActionStatus.PLANNED,
-                detail="Dry run: would check LookupEvents and last use.",
-            )
-            return True
-        since = parse_time(self.journal.fact("new_key_created_at")) or (self.started_at)
-        # LookupEvents takes whole seconds and needs EndTime after StartTime, so
-        # the window starts at the second of creation and lasts at least a second.
-        since = since.replace(microsecond=0)
-        now = max(datetime.now(UTC), since + timedelta(seconds=1))
-        events = trail_tasks.lookup_events(
-            self.connection,
-            start_time=since,
-            end_time=now,
-            attributes={"EventAccessKeyId": self.key_id},
-            incident=self.incident,
-        )
-        last = ram_tasks.get_access_key_last_used(
-            self.connection, self.user, self.key_id, incident=self.incident
-        )
-        last_used = parse_time(last.get("LastUsedDate"))
-        recent = last_used is not None and last_used > since
-        if events or recent:
-            ips = sorted({str(event.get("sourceIpAddress")) for event in events})
-            detail = (
-                f"{len(events)} calls since {since.isoformat()}"
-                + (f" from {', '.join(ips)}" if ips else "")
-                + (f"; last used {last_used.isoformat()}" if recent else "")
-                + ". The old key was left active so that nothing breaks."
-            )
-            self.runner.record(
-                action_id,
-                step=step,
-                target=self.key_id,
-                status=ActionStatus.SKIPPED,
-                detail=detail,
-            )
-            self.complete = False
-            self.next_steps.append(
-                f"Something still calls with {self.key_id} ({detail}) Find it, "
-                "switch it to the new key and run the response again."
-            )
-            return False
-        # NOTE: ActionTrail shows events about ten minutes after the call, so a
-        # call made in the last minutes before this check is not seen.
-        self.runner.record(
-            action_id,
-            step=step,
-            target=self.key_id,
-            status=ActionStatus.DONE,
-            detail=f"No call since {since.isoformat()}.",
-        )
-        return True
-
-    def _fall_back_to_contain(self, reason: str) -> None:
-        self.path = ResponsePath.CONTAIN
-        self.decision_reasons.append(reason)
-        self._contain_path()
-
-    def _contain_path(self) -> None:
-        assert self.triage is not None
-        self._deny()
-        self._propose_removals()
-        self._require_mfa()
-        self.next_steps.append(
-            f"Rotate {self.key_id} as soon as its applications can take a new key: "
-            "run the response with rotatable_now=yes."
-        )
-
-    def _deny(self) -> None:
-        assert self.triage is not None
-        name = self.settings.deny_policy_name
-        document = self.settings.deny_policy_text()
-        if self.triage.owner_is_responder:
-            reason = (
-                f"User {self.user} is the identity this responder signs in with: a "
-                "deny policy on it would stop the response."
-            )
-            for action_id in ("create-deny-policy", "attach-deny-policy"):
-                self.runner.record(
-                    action_id,
-                    step="Deny high-risk operations to the key's user",
-                    api="ram:AttachPolicyToUser",
-                    target=f"user/{self.user}",
-                    status=ActionStatus.SKIPPED,
-                    detail=reason,
-                )
-            self.complete = False
-            self.next_steps.append(
-                f"Contain {self.key_id} with another identity's credentials: {reason}"
-            )
-            return
-
-        existing = self._policy_document(name)
-        if existing is not None and not self.journal.is_done("create-deny-policy"):
-            same = _same_document(existing, document)
-            self.runner.record(
-                "create-deny-policy",
-                step=f"Create the deny policy {name}",
-                api="ram:CreatePolicy",
-                target=f"policy/{name}",
-                status=ActionStatus.SKIPPED,
-                detail=f"Policy {name} exists and is reused"
-                + ("." if same else "; its document differs from the settings."),
-            )
-        else:
-
-            def create() -> str:
-                ram_tasks.create_policy(
-                    self.connection,
-                    name,
-                    document,
-                    description="akresponder: deny high-risk operations of a "
-                    "compromised AccessKey's user",
-                    incident=self.incident,
-                )
-                return f"Created custom policy {name}."
-
-            self.runner.perform(
-                "create-deny-policy",
-                step=f"Create the deny policy {name}",
-                api="ram:CreatePolicy",
-                target=f"policy/{name}",
-                change=create,
-                task_name="create_policy",
-                undo=UndoStep(
-                    reversible=True,
-                    api="ram:DeletePolicy",
-                    params={"PolicyName": name},
-                ),
-                params={"PolicyName": name},
-            )
-
-        attached = any(
-            item.policy_name == name and item.attached_to == f"user:{self.user}"
-            for item in self.triage.permissions
-        )
-
-        def attach() -> str:
-            result = ram_tasks.attach_policy_to_user(
-                self.connection, name, self.user, "Custom", incident=self.incident
-            )
-            if not result.get("Changed", True):
-                return f"{name} was already attached to {self.user}."
-            return f"Attached {name} to {self.user}: high-risk calls are denied."
-
-        outcome = self.runner.perform(
-            "attach-deny-policy",
-            step=f"Attach the deny policy {name} to user {self.user}",
-            api="ram:AttachPolicyToUser",
-            target=f"user/{self.user}",
-            change=attach,
-            task_name="attach_policy_to_user",
-            undo=UndoStep(
-                reversible=True,
-                api="ram:DetachPolicyFromUser",
-                params={
-                    "PolicyType": "Custom",
-                    "PolicyName": name,
-                    "UserName": self.user,
-                },
-            ),
-            before={"Attached": attached},
-            params={"PolicyType": "Custom", "PolicyName": name, "UserName": self.user},
-            skip_reason=f"{name} is already attached to {self.user}."
-            if attached and not self.journal.action("attach-deny-policy")
-            else None,
-        )
-        if outcome.done or attached:
-            self.runner.mark_contained()
-        elif not self.params.dry_run:
-            self.complete = False
-
-    def _policy_document(self, name: str) -> str | None:
-        try:
-            policy = ram_tasks.get_policy(
-                self.connection, name, "Custom", incident=self.incident
-            )
-        except CloudError as error:
-            if error.is_not_found:
-                return None
-            raise
-        return (policy.get("DefaultPolicyVersion") or {}).get("PolicyDocument") or ""
-
-    def _propose_removals(self) -> None:
-        assert self.triage is not None
-        for permission in self.triage.permissions:
-            if not permission.proposed_for_removal:
-                continue
-            if not permission.attached_to.startswith("user:"):
-                self.next_steps.append(
-                    f"Consider removing {self.user} from "
-                    f"{permission.attached_to.removeprefix('group:')}, whose policy "
-                    f"{permission.policy_name} the key does not need: "
-                    f"{permission.reason}"
-                )
-                continue
-            name = permission.policy_name
-            policy_type = permission.policy_type
-
-            def detach(name: str = name, policy_type: str = policy_type) -> str:
-                ram_tasks.detach_policy_from_user(
-                    self.connection,
-                    name,
-                    self.user,
-                    policy_type,
-                    incident=self.incident,
-                )
-                return f"Detached {name} from {self.user}."
-
-            self.runner.perform(
-                f"detach-{name}",
-                step=f"Detach policy {name} that the key does not need",
-                api="ram:DetachPolicyFromUser",
-                target=f"user/{self.user}",
-                change=detach,
-                task_name="detach_policy_from_user",
-                undo=UndoStep(
-                    reversible=True,
-                    api="ram:AttachPolicyToUser",
-                    params={
-                        "PolicyType": policy_type,
-                        "PolicyName": name,
-                        "UserName": self.user,
-                    },
-                ),
-                before={"Attached": True},
-                params={
-                    "PolicyType": policy_type,
-                    "PolicyName": name,
-                    "UserName": self.user,
-                },
-                question=f"Detach {policy_type} policy {name} from user {self.user}? "
-                f"{permission.reason} Applications that need it will fail.",
-            )
-
-    def _require_mfa(self) -> None:
-        assert self.triage is not None
-        profile = self.triage.login_profile
-        if profile is None:
-            return
-        required = bool(profile.get("MFABindRequired"))
-
-        def change() -> str:
-            ram_tasks.update_login_profile(
-                self.connection,
-                self.user,
-                mfa_bind_required=True,
-                incident=self.incident,
-            )
-            return f"Console login of {self.user} now requires MFA."
-
-        self.runner.perform(
-            "require-mfa",
-            step=f"Require MFA on the console login of {self.user}",
-            api="ram:UpdateLoginProfile",
-            target=f"user/{self.user}/loginprofile",
-            change=change,
-            task_name="update_login_profile",
-            undo=UndoStep(
-                reversible=True,
-                api="ram:UpdateLoginProfile",
-                params={"UserName": self.user, "MFABindRequired": False},
-            ),
-            before={"MFABindRequired": required},
-            params={"UserName": self.user, "MFABindRequired": True},
-            skip_reason="MFA was already required."
-            if required and not self.journal.action("require-mfa")
-            else None,
-        )
-
-    def _manual_path(self) -> None:
-        assert self.triage is not None
-        self.complete = False
-        owner = self.triage.owner
-        if self.triage.facts.is_responder_key:
-            self.findings.append(
-                Finding(
-                    kind="responder-key-compromised",
-                    severity="critical",
-                    summary=f"The compromised key {self.key_id} is the key this "
-                    "responder signs in with; nothing was changed.",
-                )
-            )
-            self.next_steps.append(
-                f"Run the response again with another identity's credentials, or "
-                f"disable {self.key_id} in the RAM console after moving this "
-                "responder to a new key."
-            )
-            return
-        if owner.type == "root-account":
-            self._escalate_root()
-            return
-        self.next_steps.append(
-            f"Confirm that {self.key_id} belongs to account "
-            f"{owner.account_id or 'this account'}; if it belongs to another "
-            "account, run the response with that account's credentials."
-        )
-
-    def _escalate_root(self) -> None:
-        summary = (
-            f"{self.key_id} is an AccessKey of the account root: it can do "
-            "everything in the account, and only a person in the console can "
-            "disable or rotate it."
-        )
-        self.findings.append(
-            Finding(kind="root-key-compromised", severity="critical", summary=summary)
-        )
-        self.next_steps.extend(step.format(key=self.key_id) for step in ROOT_KEY_STEPS)
-
-        def change() -> str:
-            from prefect.events import emit_event
-
-            emit_event(
-                event=ESCALATION_EVENT,
-                resource={
-                    "prefect.resource.id": f"akresponder.accesskey.{self.key_id}",
-                    "akresponder.incident": self.incident,
-                },
-                payload={"access_key_id": self.key_id, "severity": "critical"},
-            )
-            self.log.error(
-                "ESCALATION incident=%s access_key_id=%s owner=root-account: %s",
-                self.incident,
-                self.key_id,
-                summary,
-            )
-            return f"Emitted Prefect event {ESCALATION_EVENT}."
-
-        self._escalate_now(change)
-
-    def _escalate_now(self, change: Callable[[], str]) -> None:
-        # Escalation changes nothing in the cloud, so it runs in dry runs too and
-        # needs no approval; the journal keeps it from firing twice.
-        if self.journal.is_done("escalate"):
-            return
-        detail = change()
-        self.runner.record(
-            "escalate",
-            step="Escalate: a root AccessKey is compromised",
-            api=None,
-            target=f"account/{self.triage.owner.account_id if self.triage else ''}",
-            status=ActionStatus.DONE,
-            detail=detail,
-        )
-
     # Report.
 
     def _finish(self) -> dict[str, Any]:
@@ -1074,13 +397,6 @@ class ResponseRun:
         )
         suffix = ".dry-run" if self.params.dry_run else ""
         return folder / f"{self.key_id}.{self.incident}{suffix}.report.json"
-
-
-def _same_document(existing: str, wanted: str) -> bool:
-    try:
-        return json.loads(existing) == json.loads(wanted)
-    except (TypeError, ValueError):
-        return False
 
 
 @flow(name="respond-to-compromised-key", persist_result=False, log_prints=False)

@@ -5,8 +5,8 @@ in reverse order. Each ``done`` action whose ``undo`` is reversible is reverted
 with the recorded call after approval; a dry run plans the calls. Actions that
 cannot be reverted (a deleted key, a created key) are listed with the reason and
 the manual step. The undo report is written beside the report as
-``<report>.undo.json``, and the incident journal forgets the reverted steps, so
-that a later response run makes them again.
+``<report>.undo.json``. The incident journal marks the reverted steps as not done,
+so that a later response run makes them again.
 """
 
 from __future__ import annotations
