@@ -1,6 +1,6 @@
 """The steps of each response path, as a base class of the flow's ``ResponseRun``.
 
-``PathSteps`` holds one method per path (``_delete_path``, ``_rotate_path``,
+``PathSteps`` contains one method per path (``_delete_path``, ``_rotate_path``,
 ``_contain_path``, ``_manual_path``) and the steps they share. Every changing step
 goes through ``StepRunner.perform``, so the journal, dry run and approval rules
 apply to each of them. The attributes the methods use (``connection``,
