@@ -12,7 +12,7 @@ over 30 days plus one attack) to a JSON Lines file, then measures:
   counts in SQL. The ratio compares our read-and-count time with DuckDB's.
 
 Peak memory is the process's maximum resident set size from
-``resource.getrusage`` (it includes the interpreter and libraries); ``--tracemalloc``
+``resource.getrusage``, which includes the interpreter and libraries. ``--tracemalloc``
 adds the Python-heap peak, which slows the run. The targets are under 60 s and under
 4 GB for the analysis of 1,000,000 events.
 
@@ -204,8 +204,8 @@ def main() -> int:
     if args.events < 1000:
         parser.error(f"--events {args.events} is too small; use at least 1000")
 
-    # Other work on the machine slows the run; the one-minute load average at the
-    # start goes into the record so figures from busy and idle machines are told apart.
+    # Other work on the machine slows the run, so the record includes the one-minute
+    # load average at the start to separate figures from busy and idle machines.
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="analysis-scale-") as folder:
         path = Path(folder) / "events.jsonl"

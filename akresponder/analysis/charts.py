@@ -93,7 +93,7 @@ def spend_png(
     """Draw daily spend stacked by product (``BillingReport.daily``) as PNG bytes.
 
     With several currencies only the one with the largest total is drawn, and the
-    title says which.
+    title names it.
     """
     figure, axes = _figure(width=11, height=4)
     if daily.empty:

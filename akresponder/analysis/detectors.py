@@ -2,8 +2,8 @@
 
 Every detector takes a ``DetectionContext`` and returns ``Finding`` objects whose
 evidence names the events, the baseline, the threshold and the public rule behind the
-threshold. Detectors look only at event fields (actions, parameters, errors, IPs,
-regions, user agents and times); none keys on a user-agent string or other label that
+threshold. Detectors look only at event fields: actions, parameters, errors, IPs,
+regions, user agents and times. None keys on a user-agent string or other label that
 only a test harness or replay tool leaves.
 
 The incident scope decides which events are suspect: the events in the incident
@@ -38,7 +38,7 @@ _ACCOUNT_ID = re.compile(r"acs:ram::(\d+):")
 
 @dataclass(frozen=True)
 class IncidentScope:
-    """What is under investigation: a time window and the suspect identities.
+    """The time window and the suspect identities under investigation.
 
     Suspect events are those made with ``access_key_ids``, and the keyless (console)
     events of ``user_names`` and of users the suspect keys created or gave a console
@@ -272,9 +272,9 @@ def detect_unknown_source_ip(context: DetectionContext) -> list[Finding]:
 def detect_new_user_agent(context: DetectionContext) -> list[Finding]:
     """Report user agents an identity used in the window but never in its baseline.
 
-    A user agent is set by the client, so this is weak evidence on its own: severity
-    is medium for an identity with a baseline (a key that one application used for
-    months suddenly speaks through another client) and low otherwise.
+    A user agent is set by the client, so this is weak evidence on its own. Severity
+    is medium for an identity with a baseline, where one application's key suddenly
+    appears with another client, and low otherwise.
     """
     settings = context.settings
     window = context.window
@@ -323,7 +323,7 @@ def detect_high_risk_call(context: DetectionContext) -> list[Finding]:
     """Report calls from Alibaba Cloud's deny list for a compromised key, and more.
 
     The reference list is the deny policy in Alibaba Cloud's compromised-AccessKey
-    procedure; ``catalog.EXTENDED_HIGH_RISK`` adds trail tampering, secret reads,
+    procedure. ``catalog.EXTENDED_HIGH_RISK`` adds trail tampering, secret reads,
     image sharing, remote commands and security groups opened to the internet. Failed
     attempts count too, because an attempt shows intent: severity is high when at
     least one call succeeded and medium when all were denied.
@@ -378,8 +378,9 @@ def detect_high_risk_call(context: DetectionContext) -> list[Finding]:
 def detect_resource_created(context: DetectionContext) -> list[Finding]:
     """Report resources the suspect identities created (RAM identities excluded).
 
-    Severity is high when instances were created, because crypto-mining on new
-    instances is the common way a stolen key costs money; medium otherwise.
+    Severity is high when instances were created, because Alibaba Cloud's procedure
+    names unauthorized resources such as cryptocurrency mining as the cause of
+    abnormal charges; medium otherwise.
     """
     rows = _lifecycle_rows(context.window, catalog.CREATE_PREFIXES)
     findings = []
@@ -1091,8 +1092,8 @@ def _novel_rows(
     """Mark window rows whose value the identity (or, without history, the account)
     never used in the baseline.
 
-    With no baseline events at all nothing is new, because nothing can be compared;
-    ``baseline_notes`` tells the caller so.
+    With no baseline events at all nothing is new, because nothing can be compared.
+    ``baseline_notes`` reports that gap to the caller.
     """
     if baseline.empty:
         return pd.Series(False, index=window.index)
@@ -1346,7 +1347,7 @@ def _max_distinct_in_window(
 
 
 def _share_target(action_key: str, params: dict[str, Any], account_id: str) -> str:
-    """Describe whom a sharing call grants access to, or return "" if nobody new."""
+    """Describe whom a sharing call grants access to; "" when it adds no outsider."""
     if action_key in (
         "ecs:ModifyImageSharePermission",
         "ecs:ModifyImageShareGroupPermission",

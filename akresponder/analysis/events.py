@@ -74,8 +74,8 @@ TEXT_COLUMNS: tuple[str, ...] = tuple(
 )
 
 # source_ip_kind values. "hostname" is an Alibaba Cloud service calling on a user's
-# behalf (for example "ecs.aliyuncs.com"); "invalid" is anything else that is not an
-# address, kept as raw text in source_ip.
+# behalf (for example "ecs.aliyuncs.com"). "invalid" is anything else that is not an
+# address; source_ip keeps its raw text.
 IP_KINDS: tuple[str, ...] = ("ipv4", "ipv6", "hostname", "missing", "invalid")
 
 MASK = "***"
@@ -146,7 +146,7 @@ class NormaliseReport:
 
     records: int = 0  # items examined after unwrapping arrays and LookupEvents bodies
     events: int = 0  # rows in the returned frame
-    unusable: int = 0  # records dropped; ``reasons`` says why
+    unusable: int = 0  # records dropped, counted by reason in ``reasons``
     duplicates: int = 0  # rows dropped because another row had the same event_id
     invalid_json: int = 0  # JSON strings (whole records or fields) that did not parse
     odd_source_ips: int = 0  # rows whose source_ip_kind is "invalid"
@@ -193,8 +193,8 @@ def normalise_events(
 
     Events with the same ``eventId`` are kept once, preferring the row with more
     fields filled. The frame is sorted by time. Its ``attrs["normalise_report"]``
-    holds ``NormaliseReport.as_dict()``; ``normalise_events_with_report`` returns the
-    report object itself.
+    contains ``NormaliseReport.as_dict()``, and ``normalise_events_with_report``
+    returns the report object itself.
     """
     frame, _ = normalise_events_with_report(records, source, chunk_size=chunk_size)
     return frame
@@ -213,6 +213,7 @@ def normalise_events_with_report(
     report = NormaliseReport()
     frames: list[pd.DataFrame] = []
     chunk: list[dict[str, Any]] = []
+
     with _gc_paused():
         for item in records:
             # Fast path for the common case, one event dict or one line of JSON
@@ -237,11 +238,13 @@ def normalise_events_with_report(
                 chunk = []
         if chunk or not frames:
             frames.append(_frame_from_chunk(chunk, source, report))
+
     frame = _concat(frames)
     frame, dropped = _dedupe(frame)
     report.duplicates += dropped
     report.events = len(frame)
     frame.attrs["normalise_report"] = report.as_dict()
+
     if report.unusable or report.invalid_json or report.odd_source_ips:
         logger.info(
             "normalised events source=%s events=%d unusable=%d invalid_json=%d "
@@ -260,8 +263,8 @@ def read_events_file(
 ) -> pd.DataFrame:
     """Normalise the events in a JSON Lines file or an OSS delivery file.
 
-    A file whose first non-blank byte is ``[`` is read as one JSON array (the OSS
-    delivery format); any other file is read as JSON Lines, one record or SLS row per
+    A file whose first non-blank byte is ``[`` is read as one JSON array, the OSS
+    delivery format. Any other file is read as JSON Lines, one record or SLS row per
     line. Names ending in ``.gz`` are decompressed.
     """
     file_path = Path(path)
@@ -360,8 +363,8 @@ def ip_kind(value: str) -> str:
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     # Parsed records hold no reference cycles, but creating millions of dicts makes the
-    # cyclic collector rescan all of them again and again, which tripled parse time in
-    # measurements with a million events.
+    # cyclic collector rescan them again and again. Parsing 200,000 generated events
+    # with orjson took 3.8 times longer with the collector on (2 CPUs, Python 3.11).
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -640,8 +643,8 @@ def _fill_resources_from_references(
 def _parse_times(texts: pd.Series) -> pd.Series:
     """Parse eventTime values: ISO 8601 text, or epoch seconds or milliseconds."""
     times = pd.to_datetime(texts, utc=True, errors="coerce", format="ISO8601")
-    # Times outside these years are corrupt (ActionTrail started in 2015) and would
-    # not fit the nanosecond range either, so they count as missing.
+    # Times before 2000 or from 2200 on are treated as corrupt and count as missing.
+    # The upper bound also keeps times inside the nanosecond range, which ends in 2262.
     plausible = (times >= _EARLIEST) & (times < _LATEST)
     times = times.where(plausible).dt.as_unit("ns")
     epoch = texts.str.match(_EPOCH)

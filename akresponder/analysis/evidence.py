@@ -48,7 +48,7 @@ class EvidenceFile:
 
 @dataclass(frozen=True)
 class EvidenceManifest:
-    """What ``save_evidence`` wrote, as stored in ``manifest.json``."""
+    """The record of files ``save_evidence`` wrote, as stored in ``manifest.json``."""
 
     incident: str
     folder: Path

@@ -1,7 +1,7 @@
 """The ``Finding`` model every detector returns.
 
 A finding is explainable on its own: ``event_ids`` names the events behind it and
-``evidence`` holds the baseline it was compared with, the threshold it crossed, the
+``evidence`` contains the baseline it was compared with, the threshold it crossed, the
 values that crossed it and the public rule the threshold comes from.
 """
 

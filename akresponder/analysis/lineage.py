@@ -230,8 +230,9 @@ def build_lineage(
     ``events`` is a normalised frame; ``fetch_key(access_key_id)`` and
     ``fetch_user(user_name)`` return more records (any shape ``normalise_events``
     takes) or a normalised frame. Only events in ``[window_start, window_end)`` count
-    as derivations; events before ``window_start`` only tell whether a seed key was in
-    regular use (then it is rotated rather than deleted) and which IPs were its own.
+    as derivations. Events before ``window_start`` show whether a seed key was in
+    regular use, so that it is rotated rather than deleted, and which IPs were its
+    own.
     """
     seeds = [seed_keys] if isinstance(seed_keys, str) else list(seed_keys)
     if not seeds:
@@ -640,72 +641,86 @@ class _Walk:
 
     def _pivot_on_attacker_ips(self) -> None:
         """Find attacker IPs and queue the other identities active from them."""
-        keys = set(self.graph.access_key_ids())
-        users = set(self.graph.user_names())
-        frame = self.frame
-        windowed = frame.loc[self._in_window(frame)]
-        ours = windowed["access_key_id"].isin(keys) | (
-            windowed["identity_name"].isin(users) & (windowed["access_key_id"] == "")
-        )
-        seeds = set(self.graph.seeds)
-        seed_history = frame.loc[
-            frame["access_key_id"].isin(seeds) & self._before_window(frame)
-        ]
-        own_ips = set(seed_history["source_ip"])
-        networks = self.settings.networks()
+        windowed = self.frame.loc[self._in_window(self.frame)]
+        ours = self._rows_of_graph(windowed)
         candidates = windowed.loc[
             ours & windowed["source_ip_kind"].isin(["ipv4", "ipv6"])
         ]
         if self.window_start is None:
             # Without a window, only derived credentials' IPs are surely the attacker's.
+            seeds = set(self.graph.seeds)
             candidates = candidates.loc[~candidates["access_key_id"].isin(seeds)]
-        attacker_ips = sorted(
-            ip
-            for ip in set(candidates["source_ip"])
-            if ip not in own_ips and not _in_any(ip, networks)
-        )
+        attacker_ips = self._attacker_ips(candidates)
         new_ips = [ip for ip in attacker_ips if f"ip:{ip}" not in self.graph.nodes]
         self.graph.attacker_ips = attacker_ips
+
         for ip in new_ips:
-            used = candidates.loc[candidates["source_ip"] == ip]
-            self._add_node(
-                f"ip:{ip}",
-                "source_ip",
-                ip,
-                0,
-                "deny_source_ip",
-                "used by the compromised credentials and absent from the seed keys' "
-                "history",
-            )
-            self.graph.nodes[f"ip:{ip}"].first_seen = _first(used)
-            for key in sorted(set(used["access_key_id"]) - {""}):
-                self._edge(_key_id(key), f"ip:{ip}", "used_ip")
+            self._add_ip_node(ip, candidates.loc[candidates["source_ip"] == ip])
+
         others = windowed.loc[windowed["source_ip"].isin(new_ips) & ~ours]
         for (ip, key, user), rows in others.groupby(
             ["source_ip", "access_key_id", "identity_name"], sort=True
         ):
-            depth = 1
-            if key:
-                # STS tokens cannot be rotated; their role's sessions are revoked.
-                response = (
-                    "revoke_role_sessions" if key.startswith("STS.") else "rotate_key"
-                )
-                self._add_key_node(
-                    key, depth, response, f"active from attacker IP {ip}"
-                )
-                self._edge(f"ip:{ip}", _key_id(key), "also_used_by", rows.iloc[0])
-                self._enqueue("key", key, depth)
-            elif user:
-                self._add_node(
-                    _user_id(user),
-                    "user",
-                    user,
-                    depth,
-                    "reset_password_and_enforce_mfa",
-                    f"signed in from attacker IP {ip}",
-                )
-                self._edge(f"ip:{ip}", _user_id(user), "also_used_by", rows.iloc[0])
-                self._enqueue("user", user, depth)
+            self._add_other_identity(ip, key, user, rows.iloc[0])
+
+    def _rows_of_graph(self, rows: pd.DataFrame) -> pd.Series:
+        """Mark rows made with the graph's keys, or by its users without a key."""
+        keys = set(self.graph.access_key_ids())
+        users = set(self.graph.user_names())
+        by_user = rows["identity_name"].isin(users) & (rows["access_key_id"] == "")
+        return rows["access_key_id"].isin(keys) | by_user
+
+    def _attacker_ips(self, candidates: pd.DataFrame) -> list[str]:
+        """Return candidate IPs that the seed keys never used before the window."""
+        frame = self.frame
+        seed_history = frame.loc[
+            frame["access_key_id"].isin(self.graph.seeds) & self._before_window(frame)
+        ]
+        own_ips = set(seed_history["source_ip"])
+        networks = self.settings.networks()
+        return sorted(
+            ip
+            for ip in set(candidates["source_ip"])
+            if ip not in own_ips and not _in_any(ip, networks)
+        )
+
+    def _add_ip_node(self, ip: str, used: pd.DataFrame) -> None:
+        node_id = f"ip:{ip}"
+        self._add_node(
+            node_id,
+            "source_ip",
+            ip,
+            0,
+            "deny_source_ip",
+            "used by the compromised credentials and absent from the seed keys' "
+            "history",
+        )
+        self.graph.nodes[node_id].first_seen = _first(used)
+        for key in sorted(set(used["access_key_id"]) - {""}):
+            self._edge(_key_id(key), node_id, "used_ip")
+
+    def _add_other_identity(self, ip: str, key: str, user: str, row: pd.Series) -> None:
+        """Add a key or console user seen from an attacker IP, and queue its walk."""
+        depth = 1
+        if key:
+            # STS tokens cannot be rotated; their role's sessions are revoked.
+            response = (
+                "revoke_role_sessions" if key.startswith("STS.") else "rotate_key"
+            )
+            self._add_key_node(key, depth, response, f"active from attacker IP {ip}")
+            self._edge(f"ip:{ip}", _key_id(key), "also_used_by", row)
+            self._enqueue("key", key, depth)
+        elif user:
+            self._add_node(
+                _user_id(user),
+                "user",
+                user,
+                depth,
+                "reset_password_and_enforce_mfa",
+                f"signed in from attacker IP {ip}",
+            )
+            self._edge(f"ip:{ip}", _user_id(user), "also_used_by", row)
+            self._enqueue("user", user, depth)
 
     # Graph helpers -----------------------------------------------------------------
 

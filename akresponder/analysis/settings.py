@@ -2,7 +2,7 @@
 
 Each detection threshold's default comes from a published detection rule, named in the
 field's description. Defaults that no published rule fixes (baseline lengths, lineage
-limits) say so and give the reason for the value.
+limits) state that and give the reason for the value.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@
 record carries. ``generate_events`` returns a reproducible stream: daily traffic of a
 few applications, each with its own key, IP, region and client, and one attack on the
 first application's key in the last day. The attack follows the steps of a real
-AccessKey compromise (recon, denied probes, a backdoor user with its own key and
+AccessKey compromise: recon, denied probes, a backdoor user with its own key and
 console password, an admin policy, instances in a new region, secret reads, image
-sharing, logging stopped) and uses the same kind of user agent as the applications,
+sharing and logging stopped. It uses the same kind of user agent as the applications,
 so detectors cannot find it by its client name.
 """
 
