@@ -7,8 +7,9 @@
 * attaches the alert to an existing incident when a response for the key is
   active (scheduled, running or paused) or completed within the dedupe window
   (``dedupe_window_hours``, else ``$AKRESPONDER_ALERT_DEDUPE_HOURS``, else 24 h).
-  Existing responses are found by the flow-run tag ``key:<id>`` and by the
-  incident journal under the state directory;
+  Responses are found by the flow-run tag ``key:<id>``. When the key has no
+  tagged response run at all (a response started from the command line), an
+  incident journal under the state directory updated within the window counts;
 * otherwise starts ``respond_to_compromised_key``: through ``run_deployment`` of
   ``response_deployment`` when the Prefect API has that deployment, else as a
   subflow in this process. The run gets the tags ``akresponder``, ``key:<id>``
@@ -110,8 +111,12 @@ def _incident_from_tags(run_tags: list[str]) -> str | None:
 
 def find_response_run(
     access_key_id: str, window: timedelta, now: datetime
-) -> tuple[Any, str] | None:
-    """Return an active or recent response run tagged ``key:<id>`` and the reason."""
+) -> tuple[tuple[Any, str] | None, bool]:
+    """Look up the response runs tagged ``key:<id>``.
+
+    Returns the active or recently completed run with the reason (or None), and
+    whether any tagged response run exists at all.
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowFilter,
@@ -133,11 +138,12 @@ def find_response_run(
     for run in runs:
         state = run.state.type.value if run.state else "UNKNOWN"
         if state in ACTIVE_STATES:
-            return run, f"response run {run.name} is {state.lower()}"
+            return (run, f"response run {run.name} is {state.lower()}"), True
         ended = run.end_time or run.expected_start_time
         if state == "COMPLETED" and ended is not None and now - ended <= window:
-            return run, f"response run {run.name} completed at {ended:%Y-%m-%d %H:%M}Z"
-    return None
+            reason = f"response run {run.name} completed at {ended:%Y-%m-%d %H:%M}Z"
+            return (run, reason), True
+    return None, bool(runs)
 
 
 def find_recent_journal(
@@ -251,14 +257,19 @@ class Intake:
 
     def _attach(self, key: AlertedKey, outcome: IntakeOutcome) -> bool:
         now = datetime.now(UTC)
-        found = find_response_run(key.access_key_id, self.window, now)
+        found, tagged_runs = find_response_run(key.access_key_id, self.window, now)
         if found is not None:
             run, reason = found
             outcome.action = "attached"
             outcome.flow_run_id = str(run.id)
             outcome.incident_id = _incident_from_tags(list(run.tags or []))
             outcome.reason = reason
+        elif tagged_runs:
+            # The tagged runs failed, crashed, were cancelled or are old: start a
+            # new response, which resumes from the journal.
+            return False
         else:
+            # Responses started without tags (the CLI) leave only their journal.
             journal = find_recent_journal(
                 key.access_key_id, self.state_dir, self.window, now
             )

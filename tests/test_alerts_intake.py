@@ -186,3 +186,43 @@ def test_render_outcomes_table() -> None:
 
     assert f"| {APP_KEY} | started | inc-1 | - | a / b |" in text
     assert "- Key pasted." in text
+
+
+def test_alert_intake_failed_run_does_not_block(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.states import Failed
+
+    from flows.respond import respond_to_compromised_key
+
+    key_id = "LTAI5tFAILEDBEFORE000001"
+    with get_client(sync_client=True) as client:
+        client.create_flow_run(
+            respond_to_compromised_key,
+            parameters={},
+            tags=[f"key:{key_id}", "incident:inc-failed"],
+            state=Failed(message="crashed earlier"),
+        )
+    moment = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    journal = {
+        "journal_version": 1,
+        "access_key_id": key_id,
+        "incident_id": "inc-failed",
+        "created_at": moment,
+        "updated_at": moment,
+        "runs": 1,
+        "decision": None,
+        "facts": {},
+        "actions": {},
+    }
+    (tmp_path / f"{key_id}.json").write_text(json.dumps(journal))
+
+    with responder_emulator(monkeypatch):
+        result = alert_intake(
+            {"access_key_id": key_id}, state_dir=str(tmp_path), dry_run=True
+        )
+
+    outcome = result["outcomes"][0]
+    assert outcome["action"] == "started"
+    assert outcome["incident_id"] != "inc-failed"
