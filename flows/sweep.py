@@ -721,14 +721,15 @@ def start_responses(result: dict[str, Any], deployment: str) -> dict[str, Any]:
     log_prints=False,
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_TASK_WORKERS),
 )
-def sweep_all_keys(params: SweepRequest) -> dict[str, Any]:
-    """Assess every AccessKey of the account; return the JSON document as a dict.
+def sweep_all_keys(params: SweepRequest | None = None) -> dict[str, Any]:
+    """Assess every AccessKey of the account and return the JSON document as a dict.
 
     The document is also written to ``params.report_path`` and published as the
-    artifacts ``sweep-keys`` (table) and ``sweep-summary`` (markdown).
+    artifacts ``sweep-keys`` (table) and ``sweep-summary`` (markdown). Without
+    ``params`` every setting takes its default, as a scheduled run does.
     """
     redact.install()
-    return SweepRun(params).execute()
+    return SweepRun(params or SweepRequest()).execute()
 
 
 # --- command line --------------------------------------------------------------------

@@ -268,3 +268,18 @@ def test_sweep_cli_writes_report(
         assert "never_used" in out
         assert document["settings"]["users_per_batch"] == 2
         assert document["settings"]["ram_calls_per_second"] == 500.0
+
+
+def test_sweep_defaults_write_report_under_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from flows.sweep import sweep_all_keys
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with sweep_account(monkeypatch, tmp_path, users=3, plants={}):
+        document = sweep_all_keys()
+
+    report = Path(document["report_path"])
+    assert report.parent == tmp_path / ".akresponder" / "sweeps"
+    assert report.name.startswith("sweep-")
+    assert json.loads(report.read_text())["complete"] is True
