@@ -73,6 +73,10 @@ _AMOUNT_FIELDS = ("PretaxAmount", "PaymentAmount", "PretaxGrossAmount", "CashAmo
 # Instance states that still cost money: stopped pay-as-you-go instances keep billing
 # for disks unless they were stopped in economical mode.
 _PRESENT_STATES = frozenset({"Pending", "Starting", "Running", "Stopping", "Stopped"})
+# Bill dates outside these bounds are unusable: BSS has no bills before 2000, and
+# nanosecond timestamps end in 2262.
+_EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
+_LATEST = pd.Timestamp("2200-01-01", tz="UTC")
 _MODIFIED_Z = 0.6745
 _MEAN_AD_FACTOR = 1.253314
 
@@ -313,16 +317,13 @@ def _periods(raw: pd.DataFrame, cycle: pd.Series) -> tuple[pd.Series, pd.Series]
     days = pd.Series(0, index=raw.index, dtype="int64")
 
     billing_date = _text(raw, "BillingDate")
-    daily = billing_date.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
-    start[daily] = pd.to_datetime(billing_date[daily], utc=True)
+    billing_day = _utc_times(billing_date)
+    daily = billing_date.str.fullmatch(r"\d{4}-\d{2}-\d{2}") & billing_day.notna()
+    start[daily] = billing_day[daily]
     days[daily] = 1
 
-    usage_start = pd.to_datetime(
-        _text(raw, "UsageStartTime"), utc=True, errors="coerce"
-    ).dt.as_unit("ns")
-    usage_end = pd.to_datetime(
-        _text(raw, "UsageEndTime"), utc=True, errors="coerce"
-    ).dt.as_unit("ns")
+    usage_start = _utc_times(_text(raw, "UsageStartTime"))
+    usage_end = _utc_times(_text(raw, "UsageEndTime"))
     usage = ~daily & usage_start.notna()
     first_day = usage_start.dt.floor("D")
     last_moment = usage_end.where(usage_end > usage_start, usage_start)
@@ -334,10 +335,23 @@ def _periods(raw: pd.DataFrame, cycle: pd.Series) -> tuple[pd.Series, pd.Series]
 
     month_text = billing_date.where(billing_date.str.fullmatch(r"\d{4}-\d{2}"), cycle)
     monthly = ~daily & ~usage & month_text.str.fullmatch(r"\d{4}-\d{2}")
-    month_start = pd.to_datetime(month_text[monthly] + "-01", utc=True, errors="coerce")
+    month_start = _utc_times(month_text[monthly] + "-01")
+    monthly.loc[monthly] = month_start.notna()
+    month_start = month_start[month_start.notna()]
     start[monthly] = month_start
     days[monthly] = month_start.dt.days_in_month
     return start, days
+
+
+def _utc_times(texts: pd.Series) -> pd.Series:
+    """Parse ISO 8601 text to UTC nanosecond times; anything else becomes NaT.
+
+    An impossible date (2026-02-30) or one outside ``_EARLIEST`` to ``_LATEST`` is
+    NaT too, so that such an item counts as unusable instead of raising.
+    """
+    parsed = pd.to_datetime(texts, utc=True, errors="coerce", format="ISO8601")
+    inside = (parsed >= _EARLIEST) & (parsed < _LATEST)
+    return parsed.where(inside).dt.as_unit("ns")
 
 
 def _regions(raw: pd.DataFrame) -> pd.Series:
