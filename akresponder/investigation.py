@@ -16,6 +16,7 @@ event dicts (camelCase keys) and QueryInstanceBill items (PascalCase keys).
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -271,13 +272,23 @@ def audit_findings(
     return findings
 
 
+# No bill item comes near this amount in any currency. A larger amount, NaN or
+# infinity (all of which "1e999" or "nan" as text parse to) marks a malformed item,
+# and a non-finite total would be written as null and break the report's schema.
+_MAX_AMOUNT = 1e15
+
+
 def _amount(item: dict[str, Any]) -> float:
     for name in ("PretaxAmount", "PretaxGrossAmount", "PaymentAmount"):
         value = item.get(name)
+        if isinstance(value, bool):
+            continue
         try:
-            return float(value)
+            amount = float(value)
         except (TypeError, ValueError):
             continue
+        if math.isfinite(amount) and abs(amount) < _MAX_AMOUNT:
+            return amount
     return 0.0
 
 
@@ -290,6 +301,8 @@ def summarize_bills(
     currencies = set()
     for items in items_by_cycle.values():
         for item in items:
+            if not isinstance(item, dict):
+                continue
             amount = _amount(item)
             regions[str(item.get("Region") or "global")] += amount
             products[str(item.get("ProductCode") or "unknown")] += amount
