@@ -124,6 +124,11 @@ def load_scenario(
                 f"scenario file {path} is not valid JSON: {error.msg} at line "
                 f"{error.lineno} column {error.colno}"
             ) from None
+        except UnicodeDecodeError as error:
+            raise ScenarioError(
+                f"scenario file {path} is not UTF-8 text (byte {error.start}); "
+                "save it as UTF-8 JSON"
+            ) from None
         folder = Path(base_dir) if base_dir is not None else path.parent
     if not isinstance(data, dict):
         raise ScenarioError(
@@ -361,6 +366,7 @@ class _Builder:
                 _list(item.get("Groups"), f"{path}.Groups")
             ):
                 group_path = f"{path}.Groups[{group_index}]"
+                group_name = _string(group_name, group_path)
                 if group_name not in cloud.groups:
                     raise ScenarioError(
                         f"{group_path} names the group {group_name!r}, which is not "
@@ -554,7 +560,10 @@ class _Builder:
             cloud.events.append(record)
             identity = record.get("userIdentity")
             key_id = identity.get("accessKeyId") if isinstance(identity, dict) else None
-            if key_id and (key_id not in last_used or last_used[key_id] < moment):
+            # A record whose accessKeyId is not text is kept but names no key.
+            if isinstance(key_id, str) and (
+                key_id not in last_used or last_used[key_id] < moment
+            ):
                 last_used[key_id] = moment
             if rows is not None:
                 rows.append(
@@ -590,7 +599,7 @@ class _Builder:
     ) -> Iterator[tuple[datetime, dict[str, Any], str]]:
         path = self.folder / name
         try:
-            handle = path.open(encoding="utf-8")
+            handle = path.open("rb")
         except FileNotFoundError:
             raise ScenarioError(
                 f"$.events_file {name!r} not found at {path}; the path is relative to "
@@ -598,10 +607,15 @@ class _Builder:
             ) from None
         with handle:
             for line_number, line in enumerate(handle, start=1):
-                text = line.strip()
+                where = f"events_file {name} line {line_number}"
+                try:
+                    text = line.decode("utf-8").strip()
+                except UnicodeDecodeError:
+                    raise ScenarioError(
+                        f"{where} is not UTF-8 text; save the file as UTF-8"
+                    ) from None
                 if not text:
                     continue
-                where = f"events_file {name} line {line_number}"
                 try:
                     record = json.loads(text)
                 except json.JSONDecodeError as error:
