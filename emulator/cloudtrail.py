@@ -24,7 +24,8 @@ import gzip
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -159,7 +160,7 @@ def _read_json_lines(path: Path, text: str) -> list[dict[str, Any]]:
     return records
 
 
-def _check_record(path: Path, position: int, record: Any) -> None:
+def _check_record(path: Path | str, position: int, record: Any) -> None:
     missing = [
         name
         for name in ("eventTime", "eventName", "eventSource")
@@ -170,6 +171,15 @@ def _check_record(path: Path, position: int, record: Any) -> None:
             f"{path} record {position} is not a CloudTrail record: it lacks "
             f"{', '.join(missing)}"
         )
+    optional = ("eventID", "awsRegion", "recipientAccountId", "sourceIPAddress")
+    for name in ("eventTime", "eventName", "eventSource", *optional):
+        if name in optional and record.get(name) is None:
+            continue
+        if not isinstance(record[name], str):
+            raise ConversionError(
+                f"{path} record {position} has {name} {record[name]!r} of type "
+                f"{type(record[name]).__name__}; CloudTrail writes it as a string"
+            )
     try:
         parse_iso(str(record["eventTime"]))
     except ValueError:
@@ -185,6 +195,8 @@ def convert_records(
     """Convert CloudTrail records into a scenario and its events."""
     options = options or ConvertOptions()
     _check_options(options)
+    for position, record in enumerate(records):
+        _check_record("the input", position, record)
     stats = ConversionStats(records=len(records))
     unique: dict[str, dict[str, Any]] = {}
     for record in records:
@@ -208,7 +220,8 @@ def convert_records(
 
     events: list[dict[str, Any]] = []
     for record in ordered:
-        converted = converter.convert(record)
+        with _record_shape(record):
+            converted = converter.convert(record)
         if converted:
             stats.converted_records += 1
             events.extend(converted)
@@ -228,7 +241,8 @@ def convert_records(
     first_time = parse_iso(str(ordered[0]["eventTime"]))
     accounts = AccountBuilder(ids, account_start(first_time, options.bill_months))
     for record in sorted(ordered, key=AccountBuilder.replay_order):
-        accounts.apply(record)
+        with _record_shape(record):
+            accounts.apply(record)
     for user_name, policy_name in options.attach_policies:
         try:
             accounts.grant(user_name, policy_name)
@@ -255,6 +269,26 @@ def convert_records(
     }
     stats.dropped_keys = list(accounts.dropped_keys)
     return Conversion(scenario=scenario, events=events, stats=stats)
+
+
+@contextmanager
+def _record_shape(record: dict[str, Any]) -> Iterator[None]:
+    """Turn a failure on a field of unexpected type into a ``ConversionError``.
+
+    The converter reads nested CloudTrail fields (userIdentity, requestParameters,
+    responseElements and others) by their documented types. A record that breaks
+    them, such as a list where CloudTrail writes an object, is invalid input.
+    """
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        if isinstance(error, ConversionError):
+            raise
+        raise ConversionError(
+            f"record {str(record.get('eventID', '?'))!r} ({record.get('eventName')!r} "
+            f"at {record.get('eventTime')!r}) has a field of unexpected type or "
+            f"shape ({type(error).__name__}: {error}); fix or remove the record"
+        ) from None
 
 
 def _with_utc_time(record: dict[str, Any]) -> dict[str, Any]:
