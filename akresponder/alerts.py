@@ -615,7 +615,7 @@ def parse_github(data: object, digest: str) -> list[AlertedKey]:
     )
     repo_name = repository.get("full_name") or _repo_from_url(alert.get("html_url"))
     label = f"GitHub secret scanning alert {repo_name or '?'}#{number or '?'}"
-    if action in GITHUB_IGNORED_ACTIONS:
+    if isinstance(action, str) and action in GITHUB_IGNORED_ACTIONS:
         raise AlertIgnored(f"{label} was {action}; nothing to respond to.")
     secret_type = alert.get("secret_type")
     if secret_type == GITHUB_SECRET_TYPE:
