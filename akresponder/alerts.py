@@ -212,9 +212,14 @@ def redact_payload(data: Any) -> Any:
 
 def canonical_hash(data: Any) -> str:
     """Return ``sha256-<32 hex>`` of ``data`` as sorted, compact JSON."""
-    text = json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
+    try:
+        text = json.dumps(
+            data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+    except (TypeError, ValueError):
+        # Keys that JSON cannot sort or hold (a Python caller's mixed or tuple
+        # keys); decoded JSON never has them.
+        text = repr(data)
     return "sha256-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
