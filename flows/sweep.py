@@ -484,7 +484,7 @@ class SweepRun:
         return facts
 
     def _coverage_notes(self, truncated_usage: list[str]) -> list[str]:
-        """Return the sentences that say what the sweep could not see."""
+        """Return one sentence per limit of what the sweep could see."""
         settings = self.settings
         events = self.account_events
         notes = list(self.notes)
@@ -516,6 +516,7 @@ class SweepRun:
                 f"{len(self.listing.duplicates)} users appeared on two ListUsers "
                 "pages (the user list changed while paging) and were assessed once."
             )
+
         notes.append(
             "The responder's own key is not usage-checked, because the sweep's own "
             "calls fill its recent history."

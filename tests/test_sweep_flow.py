@@ -171,12 +171,12 @@ def test_sweep_reports_failed_users_with_reason(
         assert document["coverage"]["users"]["retried"] == 3
         listed = {row["user_name"] for row in document["keys"]}
         assert failure["user_name"] not in listed
-        refused = [
+        throttled = [
             entry
             for entry in account.running.control("GET", "requests")["requests"]
             if entry["error_code"] == "Throttling.User"
         ]
-        assert len(refused) == 3
+        assert len(throttled) == 3
 
 
 def test_sweep_lists_responses_without_deployment(
