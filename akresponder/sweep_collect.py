@@ -108,7 +108,9 @@ class CallStats:
         self._lock = threading.Lock()
         self.by_api: dict[str, ApiCounts] = {}
 
-    def record(self, api: str, *, attempts: int = 0, ok: int = 0, failed: int = 0):
+    def record(
+        self, api: str, *, attempts: int = 0, ok: int = 0, failed: int = 0
+    ) -> None:
         with self._lock:
             counts = self.by_api.setdefault(api, ApiCounts())
             counts.attempts += attempts

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from akresponder import redact
 from akresponder.config import CloudConnection, resolve_connection
 from akresponder.errors import CloudError
-from akresponder.retry import default_policy, task_options
+from akresponder.retry import default_policy
 from akresponder.sweep import (
     KeyAssessment,
     KeyFacts,
@@ -64,14 +64,9 @@ from akresponder.sweep_collect import (
     CallStats,
     RamReader,
     UserFailure,
-    UserListing,
     UserRecord,
-    check_usage,
-    collect_batch,
     key_facts,
-    list_all_users,
     read_keys,
-    search_account_events,
 )
 from akresponder.sweep_report import (
     SCHEMA,
@@ -83,6 +78,12 @@ from akresponder.sweep_report import (
     write_document,
 )
 from akresponder.triage import identify_responder
+from flows.sweep_tasks import (
+    assess_user_batch,
+    check_key_usage,
+    list_ram_users,
+    search_account_events_task,
+)
 
 DEFAULT_REPORT_DIR = "~/.akresponder/sweeps"
 # Batches in flight plus the one ActionTrail task. The scheduler never submits more.
@@ -117,91 +118,6 @@ def default_report_path(now: datetime) -> Path:
     """Return ``~/.akresponder/sweeps/sweep-<UTC time>.json``."""
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     return Path(DEFAULT_REPORT_DIR).expanduser() / f"sweep-{stamp}.json"
-
-
-# --- tasks ---------------------------------------------------------------------------
-
-
-@task(name="list-ram-users", **task_options())
-def list_ram_users(reader: RamReader) -> UserListing:
-    """Page ListUsers to the end."""
-    return list_all_users(reader)
-
-
-@task(
-    name="assess-user-batch",
-    task_run_name="assess-users-{batch_number}",
-    **task_options(),
-)
-def assess_user_batch(
-    reader: RamReader,
-    user_names: list[str],
-    mfa_users: set[str],
-    workers: int,
-    batch_number: int,
-) -> BatchResult:
-    """Read the keys, last use, console login and MFA of a batch of users."""
-    log = get_run_logger()
-    result = collect_batch(reader, user_names, mfa_users, workers)
-    throttled = sum(counts.get("retries", 0) for counts in result.calls.values())
-    log.info(
-        "Assessed batch=%d users=%d failed=%d retries=%d seconds=%.1f",
-        batch_number,
-        len(result.records),
-        len(result.failures),
-        throttled,
-        result.seconds,
-    )
-    return result
-
-
-@task(name="search-account-events", **task_options())
-def search_account_events_task(
-    connection: CloudConnection,
-    now: datetime,
-    settings: SweepSettings,
-    search_root: bool,
-) -> AccountEvents:
-    """Search recent CreateAccessKey calls and, if asked, root activity."""
-    return search_account_events(connection, now, settings, search_root=search_root)
-
-
-@task(
-    name="check-key-usage",
-    task_run_name="check-key-usage-{chunk_number}",
-    **task_options(),
-)
-def check_key_usage(
-    connection: CloudConnection,
-    access_key_ids: list[str],
-    now: datetime,
-    settings: SweepSettings,
-    chunk_number: int,
-) -> dict[str, Any]:
-    """Compare the recent and earlier use of each key; errors are kept per key."""
-    log = get_run_logger()
-    changes: dict[str, UsageChange] = {}
-    errors: dict[str, str] = {}
-    requests = 0
-    for key_id in access_key_ids:
-        try:
-            change, used = check_usage(connection, key_id, now, settings)
-        except CloudError as error:
-            errors[key_id] = str(error)
-            log.warning(
-                "Usage check failed access_key_id=%s code=%s", key_id, error.code
-            )
-            continue
-        changes[key_id] = change
-        requests += used
-    log.info(
-        "Checked key usage chunk=%d keys=%d failed=%d lookup_requests=%d",
-        chunk_number,
-        len(changes),
-        len(errors),
-        requests,
-    )
-    return {"changes": changes, "errors": errors, "requests": requests}
 
 
 # --- the run -------------------------------------------------------------------------
