@@ -37,9 +37,7 @@ EXIT_USAGE = 2
 EXIT_NEEDS_PERSON = 3
 
 DEFAULT_HOME = Path("~/.akresponder")
-PLACEHOLDERS = {
-    "demo": "run the playbook against the local emulator",
-}
+PLACEHOLDERS: dict[str, str] = {}
 
 
 class UsageError(Exception):
@@ -191,6 +189,27 @@ def build_parser() -> argparse.ArgumentParser:
         "alert-intake deployment for each authenticated alert.",
     )
     add_receiver_arguments(receiver)
+    demo = commands.add_parser(
+        "demo",
+        help="run the playbook on a real attack recording against the local emulator",
+        description="Serve the shipped invictus-ir attack scenario in the local "
+        "emulator, replay a live attack with its leaked key, send the alert through "
+        "the alert intake and the response (approvals answered yes), and print "
+        "where the report is. Exit status: 0 done, 1 a step failed, 3 a person "
+        "must act.",
+    )
+    demo.add_argument(
+        "--out",
+        metavar="DIR",
+        default="demo-output",
+        help="folder for the report, evidence, secret sink, emulator log and the "
+        "demo's Prefect database (default: ./demo-output)",
+    )
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave the emulator running after the demo and print how to stop it",
+    )
     for name, summary in PLACEHOLDERS.items():
         commands.add_parser(name, help=f"{summary} (not implemented yet)")
     return parser
@@ -404,6 +423,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from deployments.receiver import run_receiver
 
             return run_receiver(args)
+        if args.command == "demo":
+            from akresponder.demo import run_demo
+
+            _quiet_console(args.verbose)
+            return run_demo(Path(args.out), keep_running=args.keep_running)
         return _run_policy()
     except UsageError as error:
         _fail(str(error))

@@ -42,7 +42,6 @@ def stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
             "invalid sweep setting users_per_batch: Input should be greater than",
         ),
         (["alert", "/nonexistent/alert.json"], "cannot read /nonexistent/alert.json"),
-        (["demo"], "demo: not implemented yet"),
     ],
 )
 def test_cli_usage_errors_exit_2(
