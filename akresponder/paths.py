@@ -697,17 +697,23 @@ class PathSteps:
         self._escalate_now(change)
 
     def _escalate_now(self, change: Callable[[], str]) -> None:
-        # Escalation changes nothing in the cloud, so it runs in dry runs too and
-        # needs no approval; the journal keeps it from firing twice.
+        # Escalation needs no approval because it changes nothing in the cloud.
+        # The journal keeps it from firing twice, and a dry run only plans it.
         if self.journal.is_done("escalate"):
             return
-        detail = change()
+        target = f"account/{self.triage.owner.account_id if self.triage else ''}"
+        if self.params.dry_run:
+            status = ActionStatus.PLANNED
+            detail = f"Dry run: would emit the Prefect event {ESCALATION_EVENT}."
+        else:
+            status = ActionStatus.DONE
+            detail = change()
         self.runner.record(
             "escalate",
             step="Escalate: a root AccessKey is compromised",
             api=None,
-            target=f"account/{self.triage.owner.account_id if self.triage else ''}",
-            status=ActionStatus.DONE,
+            target=target,
+            status=status,
             detail=detail,
         )
 

@@ -302,3 +302,15 @@ def test_respond_unknown_key_is_manual(
         assert report["actions"] == []
         assert write_calls(running, RESPONDER_KEY) == []
         assert load_report(tmp_path / "report.json").complete is False
+
+
+def test_respond_root_dry_run_plans_escalation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with responder_emulator(monkeypatch, extra_events=ROOT_EVENTS):
+        report = respond(tmp_path, ROOT_KEY, dry_run=True, check_billing=False)
+
+        escalate = actions_by_id(report)["escalate"]
+        assert escalate["status"] == "planned"
+        assert "akresponder.incident.escalated" in escalate["detail"]
+        assert report["findings"][0]["severity"] == "critical"
