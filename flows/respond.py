@@ -10,10 +10,11 @@ Paths:
 
 * ``delete``: disable the key (UpdateAccessKey Inactive), then delete it after
   approval.
-* ``rotate``: create a new key for the owner (removing the owner's other key only
-  after approval when both slots are taken), deliver its secret to the sink, wait
-  for confirmation that the applications use it, check that the old key's traffic
-  stopped, disable the old key, then delete it after approval.
+* ``rotate``: create a new key for the owner and deliver its secret to the sink.
+  When both key slots are taken, the owner's other key is removed only after
+  approval. Then wait for confirmation that the applications use the new key,
+  check that the old key's traffic stopped, disable the old key, and delete it
+  after approval.
 * ``contain``: attach an explicit-deny policy to the owner, propose unneeded
   permissions for removal (detached only after approval), require MFA on the
   owner's console login.
