@@ -50,6 +50,7 @@ from akresponder.demo_scenario import (
     build_demo_scenario,
 )
 from akresponder.demo_summary import find_report, summary_lines
+from emulator.testing import PROXY_VARIABLES
 
 DEFAULT_OUT = Path("demo-output")
 ATTACKER_IP = "203.0.113.66"  # TEST-NET-3, reserved for documentation
@@ -122,11 +123,9 @@ class _IndentedWriter:
 
 
 def _emulator_environment() -> dict[str, str]:
-    from emulator.testing import PROXY_VARIABLES
-
-    env = {name: value for name, value in os.environ.items()}
-    for name in PROXY_VARIABLES:
-        env.pop(name, None)
+    env = {
+        name: value for name, value in os.environ.items() if name not in PROXY_VARIABLES
+    }
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -291,9 +290,13 @@ def prefect_home(home: Path) -> Iterator[None]:
 
 
 @contextmanager
-def environment(updates: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the block and restore them afterwards."""
-    saved = {name: os.environ.get(name) for name in updates}
+def environment(
+    updates: dict[str, str], remove: tuple[str, ...] = ()
+) -> Iterator[None]:
+    """Set and remove environment variables for the block, then restore them."""
+    saved = {name: os.environ.get(name) for name in (*updates, *remove)}
+    for name in remove:
+        os.environ.pop(name, None)
     os.environ.update(updates)
     try:
         yield
@@ -586,8 +589,11 @@ def run_demo(
     emulator: EmulatorChild | None = None
     keep = False
     try:
-        emulator, account = _serve_account(folders, console)
-        status = _respond(emulator, account, folders, console)
+        # The Tea SDK ignores NO_PROXY, so a proxy would capture the calls to
+        # the emulator on 127.0.0.1.
+        with environment({}, remove=PROXY_VARIABLES):
+            emulator, account = _serve_account(folders, console)
+            status = _respond(emulator, account, folders, console)
         keep = keep_running
     except DemoError as error:
         console.line()
