@@ -172,6 +172,16 @@ def _is_key_id(value: object) -> bool:
     return True
 
 
+def _register_secret(value: object) -> None:
+    """Mask ``value`` in later logs, unless it is an AccessKey ID.
+
+    Registration is process-wide, so registering an ID would mask that key in
+    every later log line and message, which must name it.
+    """
+    if isinstance(value, str) and not _is_key_id(value):
+        redact.register_secret(value)
+
+
 def _is_secret_field(name: object) -> bool:
     if not isinstance(name, str):
         return False
@@ -196,7 +206,7 @@ def redact_payload(data: Any) -> Any:
                 if _is_key_id(value) or value == redact.MASK:
                     cleaned[key] = value
                 else:
-                    redact.register_secret(value)
+                    _register_secret(value)
                     cleaned[key] = redact.MASK
             elif secret_field and isinstance(value, int | float) and value:
                 cleaned[key] = redact.MASK
@@ -582,8 +592,7 @@ def _github_partner(items: list, digest: str) -> list[AlertedKey]:
         kind = str(item.get("type") or "")
         if kind != GITHUB_KEY_ID_TYPE:
             # The token of any other type may be a secret: mask it in later logs.
-            if isinstance(item.get("token"), str):
-                redact.register_secret(item["token"])
+            _register_secret(item.get("token"))
             continue
         key_id = _check_key(item.get("token"), f"partner message item {index} token")
         where = item.get("url") or "an unknown location"
@@ -624,8 +633,7 @@ def parse_github(data: object, digest: str) -> list[AlertedKey]:
         raise AlertIgnored(f"{label} was {action}; nothing to respond to.")
     secret_type = alert.get("secret_type")
     if secret_type == GITHUB_SECRET_TYPE:
-        if isinstance(alert.get("secret"), str):
-            redact.register_secret(alert["secret"])
+        _register_secret(alert.get("secret"))
         raise AlertIgnored(
             f"{label} is for an AccessKeySecret; the alert for its AccessKey ID "
             f"({GITHUB_KEY_ID_TYPE}) starts the response."

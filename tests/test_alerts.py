@@ -385,3 +385,19 @@ def test_parse_alert_hint_forces_parser() -> None:
 
     assert "has no AccesskeyId field" in str(caught.value)
     assert parse_alert(payload, source_hint="sls")[0].access_key_id == APP_KEY
+
+
+def test_parse_alert_never_registers_key_id_as_secret() -> None:
+    key_id = "LTAI5tNEVERASECRET000001"
+    partner = [{"token": key_id, "type": "other_vendor_token", "url": "u"}]
+    github = load("github_secret_scanning_rest.json")
+    github["alert"]["secret_type"] = "alibaba_cloud_access_key_secret"
+    github["alert"]["secret"] = key_id
+
+    for payload in (partner, github, {"access_key_id": key_id, "token": key_id}):
+        try:
+            parse_alert(payload)
+        except (AlertFormatError, AlertIgnored):
+            pass
+
+    assert redact.scrub_text(f"key {key_id}") == f"key {key_id}"
