@@ -78,7 +78,7 @@ class EmulatorChild:
     log_path: Path
 
     def stop(self) -> None:
-        """Terminate the emulator and wait for it; kill it after 10 s."""
+        """Terminate the emulator, and kill it when it still runs after 10 s."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -366,12 +366,12 @@ def crash_stale_runs() -> int:
 
 
 class ApprovalAnswerer:
-    """Answers yes to every paused flow run, printing each question first.
+    """Resumes every paused flow run with a yes, printing each question first.
 
-    The responses pause for approval exactly as a served run does
-    (``pause_flow_run`` with a typed input); this thread finds the paused runs
-    through the Prefect API, reads the question from the run's input, and resumes
-    the run with an approval (or a rotation confirmation) by the demo.
+    The responses pause for approval exactly as a served run does, with
+    ``pause_flow_run`` and a typed input. This thread finds the paused runs through
+    the Prefect API and reads the question from the run's input. It then resumes
+    the run with an approval, or a rotation confirmation, by the demo.
     """
 
     POLL_SECONDS = 0.3
@@ -430,7 +430,7 @@ class ApprovalAnswerer:
         if (str(run.id), pause_key) in self.answered:
             return
         # Prefect sets the PAUSED state first and saves the input's schema and then
-        # its description, so a run seen too early is answered on a later poll.
+        # its description, so a run seen too early is resumed on a later poll.
         schema = self._read_input(client, run.id, keyset.get("schema"))
         question = self._read_input(client, run.id, keyset.get("description"))
         if schema is None or question is None:
@@ -490,11 +490,14 @@ def _demo_flow():  # -> prefect Flow
     ) -> list[dict[str, Any]]:
         """Start a response for every key of the alert, with approvals that pause.
 
-        This is ``alert_intake`` with two differences: every alert starts a new
-        response (each demo serves a fresh account, so an earlier demo's incident is
-        not attached to), and the responses pause for approval although no
-        deployment serves them, so the demo can answer.
+        This is ``alert_intake`` with two differences. Every alert starts a new
+        response, because each demo serves a fresh account and an earlier demo's
+        incident must not be reused. The responses pause for approval although no
+        deployment serves them, so that the demo can resume them.
         """
+        # NOTE: alert_intake passes only dry_run, state_dir and the two blocks to
+        # the response, so it cannot make the responses pause. This flow reuses its
+        # Intake class instead of calling it.
         redact.install()
         keys = parse_alert(payload, "sls")
         intake = Intake(
@@ -529,7 +532,7 @@ def _demo_flow():  # -> prefect Flow
 
 @dataclass(frozen=True)
 class DemoFolders:
-    """Where one demo run writes.
+    """The folders of one demo run.
 
     Each run gets its own folder because its emulator starts from a fresh account:
     an earlier run's journal would make the response skip steps it recorded as
@@ -629,7 +632,7 @@ def _serve_account(
         redact.register_secret(account.responder_secret)
         emulator = start_emulator(account.scenario_path, folders.run / "emulator.log")
     finally:
-        # The overlay holds AccessKeySecrets; the emulator has read it by now.
+        # The overlay contains AccessKeySecrets, and the emulator has read it now.
         shutil.rmtree(overlay, ignore_errors=True)
     days = account.shift.total_seconds() / 86400
     console.line(f"{emulator.url} (pid {emulator.process.pid})", 6)

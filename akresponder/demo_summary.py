@@ -52,7 +52,7 @@ def picture_paths(report: dict[str, Any], report_path: Path) -> list[str]:
 
 
 def evidence_location(report: dict[str, Any]) -> str | None:
-    """Return where the report says its evidence bundle is, or None."""
+    """Return the location of the evidence bundle named in the report, or None."""
     value = report.get("evidence")
     if isinstance(value, str):
         return value
