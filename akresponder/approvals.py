@@ -20,6 +20,8 @@ the step is recorded ``skipped`` with the reason.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
 from dataclasses import dataclass
 from typing import Literal
@@ -91,6 +93,21 @@ class ApprovalOutcome:
         return self.answered_by not in ("auto-approve", "timeout", "not-served")
 
 
+def pause_key(key: str) -> str:
+    """Turn an approval key into a name Prefect accepts for a pause.
+
+    Prefect 3.9 validates run-input keys as lower-case letters, digits and dashes,
+    while approval keys carry RAM names such as ``detach-AdministratorAccess``. When
+    the key has to change, a short hash of the original keeps two keys that differ
+    only in case or punctuation apart.
+    """
+    slug = re.sub(r"[^a-z0-9-]+", "-", key.lower()).strip("-") or "approval"
+    if slug == key:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    return f"{slug[:40]}-{digest}"
+
+
 def is_served() -> bool:
     """Return True when the current flow run belongs to a deployment."""
     context = FlowRunContext.get()
@@ -106,8 +123,9 @@ def request_approval(
 ) -> ApprovalOutcome:
     """Ask a person ``question`` and return the answer, or the default on timeout.
 
-    ``key`` names the pause (letters, digits and dashes). Prefect builds the run
-    input keys from it, so it must be unique within the flow run. Raises
+    ``key`` names the pause; ``pause_key`` turns it into the form Prefect accepts.
+    Prefect builds the run input keys from it, so it must be unique within the
+    flow run. Raises
     ``FlowPauseTimeout`` only when the timer could not resume the run.
     ``rotation=True`` asks for a ``RotationConfirmation`` instead of an
     ``Approval``.
@@ -187,7 +205,7 @@ def _pause_for_answer(
             wait_for_input=form.with_initial_data(description=question),
             timeout=settings.timeout_seconds + PAUSE_GRACE_SECONDS,
             poll_interval=settings.poll_interval_seconds,
-            key=key,
+            key=pause_key(key),
         )
     except FlowPauseTimeout:
         # Only reachable when the timer's resume failed; Prefect will fail the

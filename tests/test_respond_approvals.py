@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from akresponder.approvals import pause_key
 from tests.respond_support import (
     CI_KEY_A,
     actions_by_id,
@@ -102,3 +104,18 @@ def test_respond_approval_timeout_denies(
         assert "(no) applied" in delete["detail"]
         assert report["complete"] is False
         assert running.cloud.access_keys[CI_KEY_A].status == "Inactive"
+
+
+def test_pause_key_accepts_prefect_names_unchanged():
+    assert pause_key("delete-old-key") == "delete-old-key"
+
+
+def test_pause_key_rewrites_ram_names():
+    key = pause_key("detach-AdministratorAccess")
+
+    assert re.fullmatch(r"[a-z0-9-]+", key)
+    assert key.startswith("detach-administratoraccess-")
+
+
+def test_pause_key_keeps_case_variants_apart():
+    assert pause_key("detach-Admin") != pause_key("detach-admin-")
