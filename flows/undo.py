@@ -22,7 +22,7 @@ from akresponder import redact
 from akresponder.approvals import ApprovalSettings, request_approval
 from akresponder.config import CloudConnection, resolve_connection
 from akresponder.errors import CloudError
-from akresponder.journal import Journal
+from akresponder.journal import Journal, default_state_dir
 from akresponder.report import (
     Action,
     ActionStatus,
@@ -272,7 +272,7 @@ def undo_response(
         next_steps=next_steps,
         complete=not failed and not unapproved,
     )
-    target = _undo_path(undo_report_path, source_path, source, dry_run)
+    target = _undo_path(undo_report_path, source_path, source, dry_run, state_dir)
     written = write_report(undo_report, target)
     log.info(
         "Undo report written incident=%s path=%s reverted=%d failed=%d",
@@ -302,14 +302,21 @@ def _journal(
 
 
 def _undo_path(
-    explicit: str | None, source_path: Path | None, source: Report, dry_run: bool
+    explicit: str | None,
+    source_path: Path | None,
+    source: Report,
+    dry_run: bool,
+    state_dir: str | None,
 ) -> Path:
     if explicit:
         return Path(explicit).expanduser()
     suffix = ".undo.dry-run.json" if dry_run else ".undo.json"
     if source_path is not None:
         return source_path.with_name(source_path.name.removesuffix(".json") + suffix)
-    return Path.cwd() / f"{source.access_key_id}.{source.incident_id}{suffix}"
+    # A report passed as a dict has no folder of its own: keep the undo report
+    # with the incident journals rather than in the caller's working directory.
+    folder = Path(state_dir).expanduser() if state_dir else default_state_dir()
+    return folder / f"{source.access_key_id}.{source.incident_id}{suffix}"
 
 
 def _now() -> datetime:
