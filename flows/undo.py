@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alibabacloud_ram20150501 import models as ram_models
 from prefect import flow, get_run_logger
 
 from akresponder import redact
@@ -33,34 +32,6 @@ from akresponder.report import (
     write_report,
 )
 from tasks import ram as ram_tasks
-from tasks._common import call_api, check_policy_name, cloud_task, fields, task_logger
-
-
-@cloud_task("ram:DeletePolicy")
-def delete_policy(
-    connection: CloudConnection, policy_name: str, *, incident: str = ""
-) -> dict[str, Any]:
-    """Delete a custom policy that is attached nowhere.
-
-    ``tasks/ram.py`` has no DeletePolicy task, so undo keeps this one here.
-    """
-    check_policy_name(policy_name)
-    log = task_logger()
-    log.info(
-        "Deleting policy %s",
-        fields(incident=incident, policy=policy_name, action="DeletePolicy"),
-    )
-    request = ram_models.DeletePolicyRequest(policy_name=policy_name)
-    response = call_api(
-        connection,
-        "ram",
-        "DeletePolicy",
-        lambda client: client.delete_policy(request),
-        target=f"policy={policy_name}",
-        idempotent=False,
-    )
-    log.info("Deleted policy %s", fields(incident=incident, policy=policy_name))
-    return {"PolicyName": policy_name, "RequestId": response.body.request_id}
 
 
 def _revert(connection: CloudConnection, api: str, params: dict, incident: str) -> str:
@@ -119,7 +90,7 @@ def _revert(connection: CloudConnection, api: str, params: dict, incident: str) 
                 f"Policy {name} is still attached to {', '.join(holders)}; detach it "
                 "there first, or keep it."
             )
-        delete_policy(connection, name, incident=incident)
+        ram_tasks.delete_policy(connection, name, incident=incident)
         return f"Deleted policy {name}."
     raise ValueError(
         f"undo API {api!r} is not supported; revert it by hand with the recorded "

@@ -14,7 +14,8 @@ Reading: ``list_users`` (all pages), ``get_user``, ``list_access_keys``,
 
 Changing: ``create_access_key`` (the secret goes to a sink, never into the result),
 ``update_access_key``, ``delete_access_key``, ``create_policy``,
-``create_policy_version``, ``delete_policy_version``, ``attach_policy_to_user``,
+``delete_policy``, ``create_policy_version``, ``delete_policy_version``,
+``attach_policy_to_user``,
 ``detach_policy_from_user``, ``remove_user_from_group``, ``update_login_profile``,
 ``delete_login_profile``, ``delete_user``.
 """
@@ -557,6 +558,34 @@ def list_policy_versions(
         target=f"policy={policy_name}",
     )
     return items(body, "PolicyVersions", "PolicyVersion")
+
+
+@cloud_task("ram:DeletePolicy")
+def delete_policy(
+    connection: CloudConnection, policy_name: str, *, incident: str = ""
+) -> dict[str, Any]:
+    """Delete a custom policy that is attached nowhere; returns ``{"PolicyName",
+    "RequestId"}``."""
+    check_policy_name(policy_name)
+    log = task_logger()
+    log.info(
+        "Deleting policy %s",
+        fields(incident=incident, policy=policy_name, action="DeletePolicy"),
+    )
+
+    request = ram_models.DeletePolicyRequest(policy_name=policy_name)
+    body = _ram(
+        connection,
+        "DeletePolicy",
+        lambda client: client.delete_policy(request),
+        target=f"policy={policy_name}",
+        idempotent=False,
+    )
+
+    log.info(
+        "Deleted policy %s", fields(incident=incident, policy=policy_name, result="ok")
+    )
+    return {"PolicyName": policy_name, "RequestId": body.get("RequestId")}
 
 
 @cloud_task("ram:DeletePolicyVersion")
