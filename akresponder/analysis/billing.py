@@ -77,6 +77,9 @@ _PRESENT_STATES = frozenset({"Pending", "Starting", "Running", "Stopping", "Stop
 # nanosecond timestamps end in 2262.
 _EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
 _LATEST = pd.Timestamp("2200-01-01", tz="UTC")
+# No bill item comes near this amount in any currency. A larger amount, NaN or
+# infinity ("nan" and "1e999" as text parse to them) marks a malformed item.
+_MAX_AMOUNT = 1e15
 _MODIFIED_Z = 0.6745
 _MEAN_AD_FACTOR = 1.253314
 
@@ -137,7 +140,8 @@ def normalise_bill_items(payloads: Iterable[Any]) -> pd.DataFrame:
     amount = pd.Series(np.nan, index=raw.index)
     for name in _AMOUNT_FIELDS:
         if name in raw:
-            amount = amount.fillna(pd.to_numeric(raw[name], errors="coerce"))
+            values = pd.to_numeric(raw[name], errors="coerce")
+            amount = amount.fillna(values.where(values.abs() < _MAX_AMOUNT))
     cycle = _text(raw, "BillingCycle")
     start, days = _periods(raw, cycle)
     usable = amount.notna() & start.notna() & (days > 0)
