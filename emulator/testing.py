@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +61,36 @@ def control_request(url: str, method: str, path: str, json_body: Any = None) -> 
         ) from None
 
 
+# Every Cloud that start_emulator served in this process, and the secrets of those
+# already stopped, so that a test session can check that no secret leaked.
+_served_clouds: weakref.WeakValueDictionary[int, Cloud] = weakref.WeakValueDictionary()
+_stopped_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def _cloud_secrets(cloud: Cloud) -> set[str]:
+    with cloud.lock:
+        secrets = {key.secret for key in cloud.access_keys.values()}
+        for session in cloud.sts_sessions.values():
+            secrets.update((session.secret, session.security_token))
+    return {secret for secret in secrets if secret}
+
+
+def issued_secrets() -> set[str]:
+    """Return every AccessKeySecret, STS secret and STS token of the emulators served.
+
+    This covers the scenario keys and the keys and tokens the emulators issued
+    (CreateAccessKey, AssumeRole) in this process, running or stopped. Emulators run
+    by ``start_emulator_process`` are not included.
+    """
+    with _secrets_lock:
+        secrets = set(_stopped_secrets)
+        clouds = list(_served_clouds.values())
+    for cloud in clouds:
+        secrets |= _cloud_secrets(cloud)
+    return secrets
+
+
 class RunningEmulator:
     """An emulator serving on 127.0.0.1 from a background thread of this process."""
 
@@ -75,6 +106,8 @@ class RunningEmulator:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
+        with _secrets_lock:
+            _served_clouds[id(emulator.cloud)] = emulator.cloud
 
     @property
     def cloud(self) -> Cloud:
@@ -92,6 +125,9 @@ class RunningEmulator:
         self.server.close_connections()
         self.server.server_close()
         self._thread.join(timeout=5)
+        secrets = _cloud_secrets(self.cloud)
+        with _secrets_lock:
+            _stopped_secrets.update(secrets)
 
     def __enter__(self) -> RunningEmulator:
         return self

@@ -34,6 +34,9 @@ os.environ.setdefault("AKRESPONDER_RETRY_MAX_DELAY", "0.05")
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
+# After the session, search every log and file the tests wrote for secrets.
+pytest_plugins = ("tests.secret_scan",)
+
 
 @pytest.fixture(scope="session")
 def basic_scenario() -> Path:
