@@ -298,14 +298,18 @@ def classify(
         message = exc.get_error_message() or ""
         status = int(exc.get_resp_status() or 0)
         if code == "LogRequestError" and status in (0, 200):
-            # No HTTP response: the SDK wraps the requests error text. The SLS SDK has
-            # already retried connection-pool failures ten times at this point.
+            # No HTTP response: the SDK wraps the requests error text. The SLS SDK
+            # (0.9.52) has already retried errors whose text names the
+            # HTTPConnectionPool ten times, but not a connection the server closed
+            # without a response ("Connection aborted."), so that one is retried here.
             transport, processed = _transport_code(Exception(message))
+            resent_by_sdk = "httpconnectionpool" in message.lower()
             return CloudError(
                 code=transport,
                 status=0,
                 detail=message,
-                retryable=transport == "Timeout",
+                retryable=transport == "Timeout"
+                or (transport == "ConnectionDropped" and not resent_by_sdk),
                 processed=processed,
                 **common,
             )
