@@ -3,9 +3,10 @@
 A clean run of each path (contain, rotate, delete) records, in the emulator's request
 log, every API action the responder calls. The faulted runs then make the first calls
 of every one of those actions fail in one way, or one action at a time. Each run must
-end in the right cloud state with every action once (no second policy, no second new
-key, each step once in the report), or fail with a ``CloudError`` that names the
-failed API, after which a plain re-run finishes the job without repeating a step.
+end in the right cloud state with every action once: no second policy, no second new
+key, each step once in the report. Otherwise it must fail with a ``CloudError`` that
+names the failed API, and a plain re-run then finishes the job without repeating a
+step.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 # How each fault kind is written as a rule, and whether a run under it must finish
 # by itself. A throttled call and a 503 were not acted on, so even a call that
-# creates something is retried; after a dropped connection or a 500 the service may
+# creates something is retried. After a dropped connection or a 500 the service may
 # have acted, so such a call is not resent and the run must fail instead.
 FAULTS: dict[str, tuple[dict[str, Any], bool]] = {
     "throttle": ({"kind": "throttle", "count": 2}, True),
