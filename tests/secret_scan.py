@@ -17,13 +17,15 @@ The places searched:
   harness API before it stops;
 * files in the project folder and in ``~/.akresponder`` changed during the session.
 
-A secret may appear in a JSON file only as the value of an ``AccessKeySecret`` field
-of a scenario (an object with ``account_id``) or of a secret-sink file
-(``{"AccessKeyId": ..., "AccessKeySecret": ...}``). Any other hit sets the exit
-status to 1 and prints the first 4 characters of the secret and where it was found.
+A secret may appear only as the value of an ``AccessKeySecret`` field of a scenario
+(a JSON object with ``account_id``) or of a secret-sink file (``{"AccessKeyId": ...,
+"AccessKeySecret": ...}``), and as a secret field of the credential chain's files
+(``.aliyun/config.json``, ``credentials.ini``). Any other hit sets the exit status to
+1 and prints the first 4 characters of the secret and where it was found.
 
-Under pytest-xdist each worker searches its own logs, files and harness with the
-secrets it knows, and sends the hits to the controller, which reports them and fails.
+Under pytest-xdist each worker searches its own logs, files and harness for the
+secrets it has seen, and sends the hits to the controller, which reports them and
+fails.
 """
 
 from __future__ import annotations

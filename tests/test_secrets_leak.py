@@ -29,7 +29,7 @@ from tests.secret_scan import (
 PROJECT = Path(__file__).resolve().parent.parent
 SCENARIO = PROJECT / "tests" / "scenarios" / "basic.json"
 # The tests below read the secret from the scenario at run time, so that no file of
-# this session holds it outside a scenario.
+# this session contains it outside a scenario.
 READ_SECRET = f"""
 import json
 from pathlib import Path
