@@ -963,11 +963,13 @@ def detect_enumeration_burst(context: DetectionContext) -> list[Finding]:
     """Report bursts of distinct discovery calls (Describe, Get, List, Generate).
 
     Time is cut into ``enumeration_bucket_seconds`` buckets and a bucket with at least
-    ``enumeration_min_distinct_actions`` distinct discovery actions by one identity is
-    a burst, as in Elastic's 'AWS Discovery API Calls via CLI from a Single Resource'.
-    Unlike that rule this one does not require a CLI user agent. Elastic rates the
-    rule low for an account-wide search; here the identity is already a suspect, so
-    the severity is medium.
+    ``enumeration_min_distinct_actions`` distinct discovery actions by one identity
+    from one source IP is a burst, as in Elastic's 'AWS Discovery API Calls via CLI
+    from a Single Resource'. Grouping by source IP keeps the owner's own calls out of
+    an attacker's burst when both use the same key at the same time. Unlike that rule
+    this one does not require a CLI user agent. Elastic rates the rule low for an
+    account-wide search; here the identity is already a suspect, so the severity is
+    medium.
     """
     settings = context.settings
     window = context.window
@@ -975,14 +977,16 @@ def detect_enumeration_burst(context: DetectionContext) -> list[Finding]:
     if discovery.empty:
         return []
     bucket = discovery["time"].dt.floor(f"{settings.enumeration_bucket_seconds}s")
-    distinct = discovery.groupby(["entity", bucket])["action"].nunique()
+    distinct = discovery.groupby(["entity", "source_ip", bucket])["action"].nunique()
     bursts = distinct[distinct >= settings.enumeration_min_distinct_actions]
     findings = []
     for entity in sorted(bursts.index.get_level_values(0).unique()):
-        buckets = bursts.loc[entity]
-        rows = discovery.loc[
-            (discovery["entity"] == entity) & bucket.isin(buckets.index)
-        ]
+        burst_keys = bursts.loc[entity]
+        in_burst = pd.MultiIndex.from_arrays([discovery["source_ip"], bucket]).isin(
+            burst_keys.index
+        )
+        rows = discovery.loc[(discovery["entity"] == entity).to_numpy() & in_burst]
+        buckets = burst_keys.groupby(level=1).max()
         findings.append(
             context.finding(
                 "enumeration_burst",
@@ -995,7 +999,7 @@ def detect_enumeration_burst(context: DetectionContext) -> list[Finding]:
                     "baseline": None,
                     "threshold": (
                         f"at least {settings.enumeration_min_distinct_actions} "
-                        "distinct discovery actions in one "
+                        "distinct discovery actions from one source IP in one "
                         f"{settings.enumeration_bucket_seconds}-second bucket"
                     ),
                     "values": {
@@ -1004,6 +1008,7 @@ def detect_enumeration_burst(context: DetectionContext) -> list[Finding]:
                             for moment, count in buckets.items()
                         },
                         "actions": _counts(rows["action_key"]),
+                        "source_ips": _counts(rows["source_ip"]),
                     },
                     "rule": (
                         "Elastic prebuilt rule 'AWS Discovery API Calls via CLI from a "

@@ -106,6 +106,7 @@ def investigate(
     window_end: datetime | None = None,
     fetch_key: EventFetcher | None = None,
     fetch_user: EventFetcher | None = None,
+    fetch_ip: EventFetcher | None = None,
     bills: Iterable[Any] | None = None,
     instances: Iterable[Any] | None = None,
     settings: AnalysisSettings | None = None,
@@ -113,10 +114,10 @@ def investigate(
     """Analyse an incident that started at ``window_start`` with ``seed_keys`` leaked.
 
     ``events`` should reach back ``settings.baseline_days`` before the window so that
-    regions, IPs and user agents have a baseline. ``fetch_key`` and ``fetch_user``
-    fetch more events for credentials the lineage walk discovers (see
-    ``build_lineage``). ``bills`` are BSS items or responses and ``instances`` a
-    DescribeInstances-shaped list, both optional.
+    regions, IPs and user agents have a baseline. ``fetch_key``, ``fetch_user`` and
+    ``fetch_ip`` fetch more events for the credentials and attacker IPs the lineage
+    walk discovers (see ``build_lineage``). ``bills`` are BSS items or responses
+    and ``instances`` a DescribeInstances-shaped list, both optional.
     """
     settings = settings or AnalysisSettings()
     graph = build_lineage(
@@ -124,6 +125,7 @@ def investigate(
         events,
         fetch_key=fetch_key,
         fetch_user=fetch_user,
+        fetch_ip=fetch_ip,
         window_start=window_start,
         window_end=window_end,
         settings=settings,
@@ -143,7 +145,11 @@ def investigate(
     findings = run_detectors(graph.events, scope, settings)
     notes = baseline_notes(graph.events, scope, settings)
     for error in graph.errors:
-        credential = error.get("access_key_id") or error.get("identity_name")
+        credential = (
+            error.get("access_key_id")
+            or error.get("identity_name")
+            or error.get("source_ip")
+        )
         notes.append(f"could not fetch events for {credential}: {error['error']}")
     unusable = graph.events.attrs.get("normalise_report", {}).get("unusable", 0)
     if unusable:

@@ -221,6 +221,7 @@ def build_lineage(
     *,
     fetch_key: EventFetcher | None = None,
     fetch_user: EventFetcher | None = None,
+    fetch_ip: EventFetcher | None = None,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
     settings: AnalysisSettings | None = None,
@@ -229,7 +230,9 @@ def build_lineage(
 
     ``events`` is a normalised frame; ``fetch_key(access_key_id)`` and
     ``fetch_user(user_name)`` return more records (any shape ``normalise_events``
-    takes) or a normalised frame. Only events in ``[window_start, window_end)`` count
+    takes) or a normalised frame. ``fetch_ip(source_ip)`` returns the account's
+    events from an attacker IP, so that identities the frame does not hold yet can
+    be found there. Only events in ``[window_start, window_end)`` count
     as derivations. Events before ``window_start`` show whether a seed key was in
     regular use, so that it is rotated rather than deleted, and which IPs were its
     own.
@@ -244,6 +247,7 @@ def build_lineage(
         frame=events if events is not None else empty_events(),
         fetch_key=fetch_key,
         fetch_user=fetch_user,
+        fetch_ip=fetch_ip,
         window_start=_as_utc(window_start),
         window_end=_as_utc(window_end),
         graph=LineageGraph(seeds=seeds),
@@ -257,6 +261,7 @@ class _Walk:
     frame: pd.DataFrame
     fetch_key: EventFetcher | None
     fetch_user: EventFetcher | None
+    fetch_ip: EventFetcher | None
     window_start: pd.Timestamp | None
     window_end: pd.Timestamp | None
     graph: LineageGraph
@@ -657,6 +662,11 @@ class _Walk:
         for ip in new_ips:
             self._add_ip_node(ip, candidates.loc[candidates["source_ip"] == ip])
 
+        if self.fetch_ip is not None and new_ips:
+            for ip in new_ips:
+                self._fetch(self.fetch_ip, "source_ip", ip)
+            windowed = self.frame.loc[self._in_window(self.frame)]
+            ours = self._rows_of_graph(windowed)
         others = windowed.loc[windowed["source_ip"].isin(new_ips) & ~ours]
         for (ip, key, user), rows in others.groupby(
             ["source_ip", "access_key_id", "identity_name"], sort=True

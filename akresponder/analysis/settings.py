@@ -28,6 +28,16 @@ class AnalysisSettings(BaseModel):
             "trail, so a longer baseline cannot be fetched through LookupEvents."
         ),
     )
+    incident_start_min_history_days: int = Field(
+        default=7,
+        ge=0,
+        description=(
+            "Days of a compromised key's history that must come before a call with "
+            "a new source IP, region or user agent can mark the estimated start of "
+            "the incident. No published rule fixes this; 7 days cover one weekly "
+            "cycle of the owner's ordinary use."
+        ),
+    )
     allowed_cidrs: tuple[str, ...] = Field(
         default=(),
         description=(
