@@ -202,3 +202,91 @@ def get_histograms(
         fields(incident=incident, logstore=logstore, total=result["Total"]),
     )
     return result
+
+
+@cloud_task("log:GetLogStoreLogs")
+def get_logs_page(
+    connection: CloudConnection,
+    project: str,
+    logstore: str,
+    from_time: datetime | str | int,
+    to_time: datetime | str | int,
+    *,
+    query: str = "*",
+    offset: int = 0,
+    page_size: int = PAGE_MAX,
+    reverse: bool = False,
+    incident: str = "",
+) -> dict[str, Any]:
+    """Fetch one page of a plain search and report whether SLS finished the query.
+
+    Returns ``{"Rows": [...], "Complete": bool}``. SLS marks a result incomplete when
+    it ran out of time scanning, and the SDK re-sends such a request up to five
+    times before it returns the incomplete result; the caller decides whether to
+    ask again. SQL queries are rejected: page those with ``LIMIT`` in ``get_logs``.
+    """
+    check_project(project)
+    check_logstore(logstore)
+    start, end = _range(from_time, to_time)
+    check_page_size(page_size, PAGE_MAX)
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise ValueError(f"invalid offset {offset!r}; use 0 or more")
+    if _SQL.search(query or ""):
+        raise ValueError(
+            f"query {query!r} has an SQL part, which SLS does not page with offset; "
+            "use get_logs with a LIMIT clause instead"
+        )
+    log = task_logger()
+    log.debug(
+        "Getting a page of logs %s",
+        fields(incident=incident, project=project, logstore=logstore, offset=offset),
+    )
+
+    request = GetLogsRequest(
+        project=project,
+        logstore=logstore,
+        fromTime=start,
+        toTime=end,
+        query=query,
+        line=page_size,
+        offset=offset,
+        reverse=reverse,
+    )
+    response = call_api(
+        connection,
+        "sls",
+        "GetLogs",
+        lambda client: client.get_logs(request),
+        target=f"project={project} logstore={logstore} offset={offset}",
+    )
+    return {
+        "Rows": [_row(item) for item in response.get_logs()],
+        "Complete": bool(response.is_completed()),
+    }
+
+
+@cloud_task("log:GetLogStore")
+def get_logstore(
+    connection: CloudConnection, project: str, logstore: str, *, incident: str = ""
+) -> dict[str, Any]:
+    """Return a logstore's settings: ``{"Name", "Ttl" (days), "ShardCount"}``."""
+    check_project(project)
+    check_logstore(logstore)
+    log = task_logger()
+    log.info(
+        "Getting logstore %s",
+        fields(incident=incident, project=project, logstore=logstore),
+    )
+
+    response = call_api(
+        connection,
+        "sls",
+        "GetLogStore",
+        lambda client: client.get_logstore(project, logstore),
+        target=f"project={project} logstore={logstore}",
+    )
+    return {
+        "Name": logstore,
+        "Ttl": int(response.get_ttl()),
+        "ShardCount": int(response.get_shard_count()),
+    }
