@@ -1,37 +1,64 @@
-"""The audit and billing checks of a response, behind one seam: ``run_investigation``.
+"""The investigation of a response, behind one seam: ``run_investigation``.
 
-The checks here are deliberately simple. The audit reads every ActionTrail event
-of the key over the look-back window and counts them by name, region and source
-IP, with the write calls and errors. The billing check adds up BSS spend by region
-and product for the billing cycles that the window touches.
+The flow calls ``run_investigation`` once, after containment. It collects the
+compromised key's ActionTrail events from LookupEvents and the trail's SLS logstore
+(``akresponder.evidence_collect``) and chooses the incident window. Then it runs
+the analysis library (``akresponder.analysis``): the credential lineage walk, which
+fetches the events of every credential and attacker IP it finds, every detector,
+and the billing analysis over daily bills and the instances still present. It
+returns the findings, the coverage, the related credentials and the pictures for
+the report, and writes the evidence bundle.
 
-``run_investigation`` is the only function the flow calls, so a deeper analysis
-can replace its body without touching the flow. It returns findings, coverage and
-the two summaries.
-
-The summarising functions are pure and work on the wire shapes: LookupEvents
-event dicts (camelCase keys) and QueryInstanceBill items (PascalCase keys).
+The pure helpers below (``summarize_events``, ``summarize_bills``, ...) build the
+report's ``audit`` and ``billing`` summaries from the wire shapes: LookupEvents
+event dicts (camelCase keys) and QueryInstanceBill items (PascalCase keys). Their
+simple findings are the fallback when the analysis itself fails.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+import pandas as pd
+from prefect import task
+from prefect.context import FlowRunContext
+from pydantic import BaseModel, Field
+
+from akresponder.analysis import AnalysisSettings, analyse_billing, investigate
+from akresponder.analysis import Investigation as AnalysisInvestigation
+from akresponder.analysis.evidence import save_evidence
+from akresponder.analysis.findings import SEVERITY_RANK, sort_findings
+from akresponder.analysis.window import estimate_incident_start
 from akresponder.config import CloudConnection
 from akresponder.errors import CloudError
+from akresponder.evidence_collect import NOT_VISIBLE, EvidenceCollector
+from akresponder.investigation_records import (
+    billing_record,
+    lineage_record,
+    related_credentials,
+    report_findings,
+)
 from akresponder.report import (
     AuditSummary,
     BillingSummary,
     CoverageEntry,
+    CoverageGap,
+    EvidenceRecord,
     Finding,
+    InvestigationRecord,
     RelatedCredential,
 )
+from akresponder.retry import task_options
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +109,15 @@ class Investigation:
     related_credentials: list[RelatedCredential] = field(default_factory=list)
     audit: AuditSummary | None = None
     billing: BillingSummary | None = None
+    gaps: list[CoverageGap] = field(default_factory=list)
+    not_visible: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    record: InvestigationRecord | None = None
+    # PNG bytes by name (timeline, lineage, spend), written beside the report.
+    pictures: dict[str, bytes] = field(default_factory=dict)
+    # The library's result, for the markdown and table artifacts; None when the
+    # analysis did not run.
+    analysis: Any = None
 
 
 def lookup_windows(
@@ -246,6 +282,17 @@ def audit_findings(
             )
         )
 
+    findings.extend(context_findings(summary, access_key_id))
+    return findings
+
+
+def context_findings(summary: AuditSummary, access_key_id: str) -> list[Finding]:
+    """Note a key used from several source IPs or regions in the look-back window.
+
+    These hold without a baseline, so they still inform when the detectors have
+    none to compare with.
+    """
+    findings: list[Finding] = []
     if len(summary.by_source_ip) > 1:
         listed = ", ".join(
             f"{ip} ({count})" for ip, count in summary.by_source_ip.items()
@@ -356,6 +403,30 @@ def billing_findings(
     return findings
 
 
+class InvestigationOptions(BaseModel):
+    """Options of the investigation: analysis settings, searches, related keys."""
+
+    analysis: AnalysisSettings = Field(
+        default_factory=AnalysisSettings,
+        description="Detector thresholds, baselines, allow-lists and lineage limits.",
+    )
+    search_sls: bool = Field(
+        default=True,
+        description="Also search the trails' SLS logstores (older history and a "
+        "second route for every search).",
+    )
+    respond_to_related: bool = Field(
+        default=True,
+        description="After approval, start a response for each AccessKey the "
+        "compromised credentials created.",
+    )
+    evidence_dir: str | None = Field(
+        default=None,
+        description="Folder for the evidence bundles; default <state dir>/evidence, "
+        "or the settings block's evidence_location.",
+    )
+
+
 def run_investigation(
     connection: CloudConnection,
     access_key_id: str,
@@ -364,60 +435,195 @@ def run_investigation(
     window_end: datetime,
     incident: str,
     check_billing: bool = True,
+    incident_start: datetime | None = None,
+    options: InvestigationOptions | None = None,
+    evidence_root: str | Path | None = None,
 ) -> Investigation:
-    """Audit the key's events and check the bills.
+    """Collect the key's events, analyse them and check the bills.
 
-    A read that fails with ``CloudError`` leaves its summary None and shows as
-    ``failed`` coverage, so the report says what was not checked instead of the
-    flow stopping after the containment already happened.
+    ``window_start`` to ``window_end`` is the look-back window. ``incident_start``,
+    when known (an alert's time), starts the incident window; otherwise it is
+    estimated from the key's history (``analysis.window``). Events from
+    ``baseline_days`` before the look-back window are read as the baseline.
+    ``evidence_root`` receives the evidence bundle in ``<root>/<incident>``; None
+    writes none.
+
+    A read that fails with ``CloudError`` shows as failed coverage or a gap, and the
+    investigation goes on. If the analysis itself raises, the simple audit
+    findings replace it and a coverage note names the error, so the report is
+    still written after the containment already happened.
     """
-    from tasks import actiontrail as trail_tasks
-    from tasks import bss as bss_tasks
+    options = options or InvestigationOptions()
+    settings = options.analysis
+    result = Investigation(not_visible=list(NOT_VISIBLE))
+    collector = EvidenceCollector(
+        connection, incident, end=window_end, use_sls=options.search_sls
+    )
+    history_start = window_start - timedelta(days=settings.baseline_days)
 
-    result = Investigation()
+    seed = _step(
+        "collect-key-events",
+        collector.key_and_owner_events,
+        access_key_id,
+        history_start,
+    )
+    own_records = [
+        record
+        for record in collector.records.values()
+        if _identity(record).get("accessKeyId") == access_key_id
+        and _in_range(record, window_start, window_end)
+    ]
+    result.audit = summarize_events(own_records)
+    collector.uncovered_history(history_start)
 
-    try:
-        events = trail_tasks.lookup_events(
-            connection,
-            start_time=window_start,
-            end_time=window_end,
-            attributes={"EventAccessKeyId": access_key_id},
-            incident=incident,
-        )
-    except CloudError as error:
-        logger.error(
-            "audit failed incident=%s access_key_id=%s code=%s",
-            incident,
-            access_key_id,
-            error.code,
-        )
-        result.coverage.append(
-            CoverageEntry(source="actiontrail", status="failed", detail=str(error))
-        )
+    if incident_start is not None:
+        start = incident_start.astimezone(UTC)
+        source = "request"
+        reason = "given with the request"
     else:
-        result.audit = summarize_events(events)
-        result.findings.extend(audit_findings(events, result.audit, access_key_id))
-        result.related_credentials.extend(created_access_keys(events))
-        result.coverage.append(
-            CoverageEntry(
-                source="actiontrail",
-                status="complete",
-                items=len(events),
-                detail="LookupEvents EventAccessKeyId over the look-back window.",
-            )
+        estimate = estimate_incident_start(
+            seed, access_key_id, fallback=window_start, settings=settings
         )
+        start = estimate.start
+        source = "estimated" if estimate.estimated else "look-back"
+        reason = estimate.reason
+    logger.info(
+        "incident window incident=%s start=%s source=%s",
+        incident,
+        start.isoformat(),
+        source,
+    )
+    trail_changes = _step(
+        "check-trail-changes", collector.check_trail_changes, window_start
+    )
 
-    if not check_billing:
+    analysis = None
+    try:
+        analysis = _step(
+            "analyse-incident",
+            _analyse,
+            collector,
+            access_key_id,
+            seed,
+            start=start,
+            end=window_end,
+            history_start=history_start,
+            settings=settings,
+        )
+    except Exception as error:  # noqa: BLE001 - the report must still be written
+        logger.exception(
+            "analysis failed incident=%s access_key_id=%s", incident, access_key_id
+        )
+        result.notes.append(
+            f"The analysis failed ({type(error).__name__}: {error}); the findings "
+            "are the simple audit's. Re-run the response to retry it."
+        )
+        result.findings.extend(audit_findings(own_records, result.audit, access_key_id))
+        result.related_credentials.extend(created_access_keys(own_records))
+    else:
+        result.findings.extend(report_findings(analysis.findings))
+        result.findings.extend(context_findings(result.audit, access_key_id))
+        result.related_credentials.extend(related_credentials(analysis.lineage))
+        result.notes.extend(analysis.notes)
+
+    record = InvestigationRecord(
+        incident_start=start,
+        incident_start_source=source,
+        incident_start_reason=reason,
+        events_analysed=len(analysis.events) if analysis is not None else 0,
+        events_by_source=collector.route_counts(),
+    )
+    if analysis is not None:
+        record.suspect_access_key_ids = list(analysis.suspect_access_key_ids)
+        record.suspect_user_names = list(analysis.suspect_user_names)
+        record.lineage = lineage_record(analysis.lineage)
+
+    if check_billing:
+        _check_billing(
+            connection, result, record, analysis, start, window_start, window_end,
+            incident, settings,
+        )  # fmt: skip
+    else:
         result.coverage.append(
             CoverageEntry(source="bss", status="skipped", detail="Not requested.")
         )
-        return result
+
+    if analysis is not None:
+        try:
+            result.pictures = analysis.pictures()
+        except Exception as error:  # noqa: BLE001 - pictures are optional
+            logger.exception("pictures failed incident=%s", incident)
+            result.notes.append(f"The report pictures failed: {error}")
+    result.coverage[:0] = collector.coverage
+    result.gaps = collector.gaps
+    result.notes[:0] = collector.notes
+    result.analysis = analysis
+    result.record = record
+
+    if evidence_root is not None:
+        raw = list(collector.records.values()) + trail_changes
+        try:
+            record.evidence = _step(
+                "save-evidence", _save_evidence, result, raw, incident, evidence_root
+            )
+        except (OSError, ValueError) as error:
+            logger.error(
+                "evidence not saved incident=%s root=%s: %s",
+                incident,
+                evidence_root,
+                error,
+            )
+            result.notes.append(
+                f"The evidence bundle could not be written under {evidence_root}: "
+                f"{error}. Fix the folder (or set investigation.evidence_dir) and "
+                "re-run the response."
+            )
+    result.findings.sort(key=lambda finding: -SEVERITY_RANK[finding.severity])
+    return result
+
+
+def _analyse(
+    collector: EvidenceCollector,
+    access_key_id: str,
+    seed: pd.DataFrame,
+    *,
+    start: datetime,
+    end: datetime,
+    history_start: datetime,
+    settings: AnalysisSettings,
+) -> AnalysisInvestigation:
+    """Run the lineage walk and the detectors, fetching events as the walk needs."""
+    return investigate(
+        access_key_id,
+        seed,
+        window_start=start,
+        window_end=end,
+        fetch_key=lambda key: collector.key_events(key, history_start),
+        fetch_user=lambda user: collector.user_events(user, history_start),
+        fetch_ip=lambda ip: collector.ip_events(ip, start),
+        settings=settings,
+    )
+
+
+def _check_billing(
+    connection: CloudConnection,
+    result: Investigation,
+    record: InvestigationRecord,
+    analysis: AnalysisInvestigation | None,
+    start: datetime,
+    window_start: datetime,
+    window_end: datetime,
+    incident: str,
+    settings: AnalysisSettings,
+) -> None:
+    """Summarise the cycles' bills, and analyse daily bills and live instances."""
+    from tasks import bss as bss_tasks
 
     bills: dict[str, list[dict[str, Any]]] = {}
     failures = []
     for cycle in billing_cycles(window_start, window_end):
         try:
-            bills[cycle] = bss_tasks.query_instance_bill(
+            bills[cycle] = bss_tasks.query_instance_bill.fn(
                 connection, cycle, incident=incident
             )
         except CloudError as error:
@@ -430,19 +636,219 @@ def run_investigation(
             failures.append(f"{cycle}: {error}")
     if bills:
         result.billing = summarize_bills(bills)
-        result.findings.extend(billing_findings(result.billing, result.audit))
+    result.coverage.append(
+        _coverage(
+            "bss",
+            bills,
+            failures,
+            "QueryInstanceBill per billing cycle of the look-back window.",
+        )
+    )
+    if analysis is None:
+        return
+
+    baseline_start = (start - timedelta(days=settings.billing_baseline_days)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    daily, daily_failures = _step(
+        "collect-daily-bills", _daily_bills, connection, baseline_start, window_end,
+        incident,
+    )  # fmt: skip
+    result.coverage.append(
+        _coverage(
+            "bss-daily",
+            daily,
+            daily_failures,
+            "QueryInstanceBill DAILY for the billing baseline and the incident window.",
+            start=baseline_start,
+            end=window_end,
+        )
+    )
+    regions = _regions_seen(analysis, start)
+    instances, instance_failures = _step(
+        "describe-instances", _instances, connection, regions, incident
+    )
+    result.coverage.append(
+        _coverage(
+            "ecs",
+            instances,
+            instance_failures,
+            "DescribeInstances in the regions the suspect credentials used: "
+            + (", ".join(regions) or "none"),
+        )
+    )
+    try:
+        billing = analyse_billing(
+            [item for items in daily.values() for item in items],
+            window_start=start,
+            window_end=window_end,
+            events=analysis.events,
+            attacker_keys=analysis.suspect_access_key_ids,
+            instances=[item for items in instances.values() for item in items],
+            settings=settings,
+        )
+    except Exception as error:  # noqa: BLE001 - the report must still be written
+        logger.exception("billing analysis failed incident=%s", incident)
+        result.notes.append(f"The billing analysis failed: {error}")
+        return
+    analysis.billing = billing
+    analysis.findings = sort_findings(analysis.findings + billing.findings)
+    result.findings[:0] = report_findings(billing.findings)
+    result.notes.extend(billing.notes)
+    record.billing = billing_record(
+        billing,
+        incident_start=start,
+        baseline_start=baseline_start,
+        regions_checked=regions,
+    )
+
+
+def _daily_bills(
+    connection: CloudConnection, start: datetime, end: datetime, incident: str
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Query every day's bill from ``start`` to ``end``; return items and failures."""
+    from tasks import bss as bss_tasks
+
+    days: dict[str, list[dict[str, Any]]] = {}
+    failures = []
+    day = start.date()
+    while day <= end.date():
+        text = day.isoformat()
+        try:
+            days[text] = bss_tasks.query_instance_bill.fn(
+                connection,
+                text[:7],
+                granularity="DAILY",
+                billing_date=day,
+                incident=incident,
+            )
+        except CloudError as error:
+            logger.error(
+                "daily bill failed incident=%s day=%s code=%s",
+                incident,
+                text,
+                error.code,
+            )
+            failures.append(f"{text}: {error}")
+        day += timedelta(days=1)
+    return days, failures
+
+
+def _regions_seen(analysis: AnalysisInvestigation, start: datetime) -> list[str]:
+    """Return the regions of the suspect credentials' regional calls since ``start``."""
+    events = analysis.events
+    suspect = events["access_key_id"].isin(analysis.suspect_access_key_ids)
+    recent = events["time"] >= pd.Timestamp(start)
+    rows = events.loc[
+        suspect & recent & ~events["is_global"] & (events["region"] != "")
+    ]
+    return sorted(set(rows["region"]))
+
+
+def _instances(
+    connection: CloudConnection, regions: list[str], incident: str
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """List the instances of each region; return them and the failures."""
+    from tasks import ecs as ecs_tasks
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    failures = []
+    for region in regions:
+        try:
+            found[region] = ecs_tasks.describe_instances.fn(
+                connection, region, incident=incident
+            )
+        except (CloudError, ValueError) as error:
+            logger.error(
+                "DescribeInstances failed incident=%s region=%s error=%s",
+                incident,
+                region,
+                error,
+            )
+            failures.append(f"{region}: {error}")
+    return found, failures
+
+
+def _coverage(
+    source: str,
+    results: dict[str, list[Any]],
+    failures: list[str],
+    detail: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> CoverageEntry:
     if not failures:
         status = "complete"
-    elif bills:
+    elif results:
         status = "partial"
     else:
         status = "failed"
-    result.coverage.append(
-        CoverageEntry(
-            source="bss",
-            status=status,
-            items=sum(len(items) for items in bills.values()),
-            detail="; ".join(failures) or "QueryInstanceBill per billing cycle.",
-        )
+    if failures:
+        detail += " Failed: " + "; ".join(failures)
+    return CoverageEntry(
+        source=source,
+        status=status,
+        items=sum(len(items) for items in results.values()),
+        start=start,
+        end=end,
+        detail=detail,
     )
-    return result
+
+
+def _save_evidence(
+    result: Investigation,
+    raw: list[dict[str, Any]],
+    incident: str,
+    root: str | Path,
+) -> EvidenceRecord:
+    """Write the evidence bundle; a re-run of the incident gets a new folder."""
+    analysis = result.analysis
+    frames: dict[str, pd.DataFrame] = {}
+    documents: dict[str, Any] = {
+        "coverage": {
+            "sources": [entry.model_dump(mode="json") for entry in result.coverage],
+            "gaps": [gap.model_dump(mode="json") for gap in result.gaps],
+            "not_visible": result.not_visible,
+            "notes": result.notes,
+        },
+        "findings": [finding.model_dump(mode="json") for finding in result.findings],
+    }
+    if analysis is not None:
+        frames["events"] = analysis.events
+        frames["findings"] = analysis.findings_frame()
+        documents["analysis"] = analysis.to_dict()
+    name = incident
+    if (Path(root) / incident / "manifest.json").exists():
+        name = f"{incident}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    manifest = save_evidence(
+        name,
+        raw_events=raw,
+        frames=frames,
+        documents=documents,
+        images=result.pictures,
+        root=root,
+    )
+    manifest_path = manifest.folder / "manifest.json"
+    digest = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+    return EvidenceRecord(
+        folder=str(manifest.folder.resolve()),
+        manifest=str(manifest_path.resolve()),
+        manifest_sha256=digest,
+        files=[item.path for item in manifest.files],
+    )
+
+
+def _step(name: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``function`` as a Prefect task named ``name`` inside a flow run.
+
+    Outside a flow run (scripts, tests) it is called directly.
+    """
+    if FlowRunContext.get() is None:
+        return function(*args, **kwargs)
+    return task(name=name, **task_options())(function)(*args, **kwargs)
+
+
+def _in_range(record: dict[str, Any], start: datetime, end: datetime) -> bool:
+    moment = _event_time(record)
+    return moment is not None and start <= moment < end

@@ -13,6 +13,7 @@ A report never contains a secret: the models have no field meant for one, and
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from akresponder import redact
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class ActionStatus(StrEnum):
@@ -140,6 +141,40 @@ class Finding(_Model):
     severity: Severity
     summary: str
     event_ids: list[str] = Field(default_factory=list)
+    evidence: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Since 1.1: the baseline, threshold, values and public rule "
+        "behind the finding, and event_count (the full count when event_ids is "
+        "capped).",
+    )
+    first_seen: datetime | None = Field(
+        default=None, description="Since 1.1: time of the first event behind it."
+    )
+    last_seen: datetime | None = Field(
+        default=None, description="Since 1.1: time of the last event behind it."
+    )
+    access_key_id: str | None = Field(
+        default=None,
+        description="Since 1.1: the AccessKey all its events used, when only one.",
+    )
+
+
+class ChildResponse(_Model):
+    """The response run started for a related credential (since 1.1)."""
+
+    status: Literal["done", "planned", "skipped", "failed"] = Field(
+        description="done: the child run finished; planned: dry run; skipped: not "
+        "approved or not started; failed: the child run raised."
+    )
+    mode: str = Field(description="The mode the child run was given.")
+    incident_id: str | None = None
+    flow_run_id: str | None = None
+    path: str | None = Field(
+        default=None, description="The path the child run's decision chose."
+    )
+    complete: bool | None = None
+    report_path: str | None = None
+    detail: str = ""
 
 
 class RelatedCredential(_Model):
@@ -150,6 +185,15 @@ class RelatedCredential(_Model):
     relation: str
     status: str | None = None
     detail: str = ""
+    recommended_response: str | None = Field(
+        default=None,
+        description="Since 1.1: the lineage graph's response code for this key, "
+        "such as disable_and_delete_key or rotate_key.",
+    )
+    response: ChildResponse | None = Field(
+        default=None,
+        description="Since 1.1: the child response started for this key, if any.",
+    )
 
 
 class CoverageEntry(_Model):
@@ -159,12 +203,44 @@ class CoverageEntry(_Model):
     status: Literal["complete", "partial", "failed", "skipped"]
     detail: str = ""
     items: int | None = None
+    target: str = Field(
+        default="",
+        description="Since 1.1: what was searched, such as EventAccessKeyId=LTAI...",
+    )
+    start: datetime | None = Field(
+        default=None, description="Since 1.1: start of the time range searched."
+    )
+    end: datetime | None = Field(
+        default=None, description="Since 1.1: end of the time range searched."
+    )
+
+
+class CoverageGap(_Model):
+    """A time range that a source could not show (since 1.1)."""
+
+    source: str
+    start: datetime | None = None
+    end: datetime | None = None
+    reason: str
 
 
 class Coverage(_Model):
     window_start: datetime | None = None
     window_end: datetime | None = None
     sources: list[CoverageEntry] = Field(default_factory=list)
+    gaps: list[CoverageGap] = Field(
+        default_factory=list,
+        description="Since 1.1: ranges no source could show: retention passed, "
+        "logging stopped, a failed query.",
+    )
+    not_visible: list[str] = Field(
+        default_factory=list,
+        description="Since 1.1: activity that none of the sources records at all.",
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Since 1.1: limits of the analysis, such as a missing baseline.",
+    )
 
 
 class AuditSummary(_Model):
@@ -190,6 +266,116 @@ class BillingSummary(_Model):
     total: float = 0.0
     by_region: dict[str, float] = Field(default_factory=dict)
     by_product: dict[str, float] = Field(default_factory=dict)
+
+
+class LineageNodeRecord(_Model):
+    """One credential, identity or grant in the credential lineage graph."""
+
+    id: str = Field(description="Stable node id such as key:LTAI... or user:name.")
+    type: str = Field(
+        description="access_key, sts_token, user, account_root, login_profile, "
+        "policy_attachment, policy, group_membership, role or source_ip."
+    )
+    label: str
+    depth: int = Field(description="Generations from the compromised key (0).")
+    response: str = Field(description="Recommended response code.")
+    reason: str
+    how: str = Field(description="The recommended response in words.")
+    first_seen: datetime | None = None
+    event_ids: list[str] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class LineageEdgeRecord(_Model):
+    """``source`` did ``relation`` to ``target`` in event ``event_id``."""
+
+    source: str
+    target: str
+    relation: str
+    event_id: str = ""
+    time: datetime | None = None
+
+
+class LineageRecord(_Model):
+    """The credential lineage graph as data (since 1.1)."""
+
+    seeds: list[str] = Field(default_factory=list)
+    nodes: list[LineageNodeRecord] = Field(default_factory=list)
+    edges: list[LineageEdgeRecord] = Field(default_factory=list)
+    attacker_ips: list[str] = Field(default_factory=list)
+    truncated: bool = Field(
+        default=False,
+        description="True when the walk stopped at its depth or node limit.",
+    )
+    errors: list[dict[str, str]] = Field(
+        default_factory=list, description="Event fetches that failed during the walk."
+    )
+
+
+class EvidenceRecord(_Model):
+    """The location and manifest of the incident's evidence bundle (since 1.1)."""
+
+    folder: str
+    manifest: str = Field(description="Path of manifest.json (SHA-256 per file).")
+    manifest_sha256: str
+    files: list[str] = Field(default_factory=list)
+
+
+class BillingAnalysis(_Model):
+    """Spend before and during the incident, and the attacker's share (since 1.1)."""
+
+    baseline_start: datetime | None = None
+    incident_start: datetime | None = None
+    baseline_total: dict[str, float] = Field(
+        default_factory=dict, description="Spend in the baseline days, by currency."
+    )
+    incident_total: dict[str, float] = Field(
+        default_factory=dict, description="Spend since the incident start, by currency."
+    )
+    new_products: list[str] = Field(default_factory=list)
+    new_regions: list[str] = Field(default_factory=list)
+    spike_days: list[str] = Field(default_factory=list)
+    attributable_total: dict[str, float] = Field(
+        default_factory=dict,
+        description="Cost of the instances the compromised credentials created.",
+    )
+    attributed: list[dict[str, Any]] = Field(default_factory=list)
+    still_present: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Attacker-created instances that DescribeInstances still lists.",
+    )
+    regions_checked: list[str] = Field(default_factory=list)
+
+
+class InvestigationRecord(_Model):
+    """The investigation's incident window, suspects, lineage and outputs (1.1)."""
+
+    incident_start: datetime | None = Field(
+        default=None,
+        description="Start of the incident window; events before it are the baseline.",
+    )
+    incident_start_source: Literal["request", "estimated", "look-back"] = Field(
+        default="look-back",
+        description="request: given by the caller; estimated: the first call that "
+        "broke with the key's earlier use; look-back: the start of the look-back "
+        "window.",
+    )
+    incident_start_reason: str = ""
+    suspect_access_key_ids: list[str] = Field(default_factory=list)
+    suspect_user_names: list[str] = Field(default_factory=list)
+    events_analysed: int = 0
+    events_by_source: dict[str, int] = Field(
+        default_factory=dict,
+        description="Events read by route (actiontrail, sls) and found by both.",
+    )
+    lineage: LineageRecord | None = None
+    billing: BillingAnalysis | None = None
+    pictures: dict[str, str] = Field(
+        default_factory=dict,
+        description="PNG files written beside the JSON report, by name (timeline, "
+        "lineage, spend).",
+    )
+    evidence: EvidenceRecord | None = None
 
 
 class Timings(_Model):
@@ -229,6 +415,11 @@ class Report(_Model):
     related_credentials: list[RelatedCredential] = Field(default_factory=list)
     audit: AuditSummary | None = None
     billing: BillingSummary | None = None
+    investigation: InvestigationRecord | None = Field(
+        default=None,
+        description="Since 1.1: the analysis behind the findings; null when the "
+        "investigation did not run.",
+    )
     coverage: Coverage = Field(default_factory=Coverage)
     timings: Timings
     responder: Responder = Field(default_factory=Responder)
@@ -360,12 +551,149 @@ def _undo_text(undo: UndoStep | None) -> str:
     return f"manual: {undo.note}" if undo.note else "not reversible"
 
 
+def _child_text(response: ChildResponse | None) -> str:
+    if response is None:
+        return ""
+    text = f"{response.status} (mode {response.mode})"
+    if response.path:
+        text += f", path {response.path}"
+    return text
+
+
 def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} s"
 
 
-def render_markdown(report: Report) -> str:
-    """Render the report as the markdown artifact people read in the Prefect UI."""
+def write_pictures(
+    pictures: dict[str, bytes], report_path: str | os.PathLike[str]
+) -> dict[str, str]:
+    """Write each PNG beside the report as ``<report name>.<picture>.png``.
+
+    Returns the written paths by picture name, for ``InvestigationRecord.pictures``.
+    """
+    target = Path(report_path).expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stem = target.name.removesuffix(".json")
+    written = {}
+    for name, data in pictures.items():
+        path = target.with_name(f"{stem}.{name}.png")
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+        written[name] = str(path)
+    return written
+
+
+def findings_table(report: Report) -> list[dict[str, Any]]:
+    """Return the findings as rows for a Prefect table artifact."""
+    return [
+        {
+            "severity": finding.severity,
+            "kind": finding.kind,
+            "summary": _scrub(finding.summary),
+            "first_seen": finding.first_seen.isoformat() if finding.first_seen else "",
+            "events": int(finding.evidence.get("event_count", len(finding.event_ids))),
+            "access_key_id": finding.access_key_id or "",
+        }
+        for finding in report.findings
+    ]
+
+
+def _picture(
+    name: str, report: Report, images: dict[str, bytes] | None, alt: str
+) -> list[str]:
+    """Embed a picture as a data URI, or link the file written beside the report."""
+    if images and name in images:
+        data = base64.b64encode(images[name]).decode("ascii")
+        return [f"![{alt}](data:image/png;base64,{data})", ""]
+    investigation = report.investigation
+    if investigation is not None and name in investigation.pictures:
+        return [f"![{alt}]({investigation.pictures[name]})", ""]
+    return []
+
+
+def _investigation_lines(report: Report, images: dict[str, bytes] | None) -> list[str]:
+    investigation = report.investigation
+    if investigation is None:
+        return []
+    lines = ["", "## Investigation", ""]
+    if investigation.incident_start:
+        lines.append(
+            f"- Incident window from {investigation.incident_start.isoformat()} "
+            f"({investigation.incident_start_source}): "
+            f"{investigation.incident_start_reason}"
+        )
+    counts = investigation.events_by_source
+    lines.append(
+        f"- Events analysed: {investigation.events_analysed} (LookupEvents "
+        f"{counts.get('actiontrail', 0)}, SLS {counts.get('sls', 0)}, both "
+        f"{counts.get('both', 0)})"
+    )
+    if investigation.suspect_access_key_ids:
+        keys = ", ".join(f"`{key}`" for key in investigation.suspect_access_key_ids)
+        lines.append(f"- Suspect keys: {keys}")
+    if investigation.suspect_user_names:
+        users = ", ".join(f"`{user}`" for user in investigation.suspect_user_names)
+        lines.append(f"- Suspect users: {users}")
+    if investigation.evidence is not None:
+        lines.append(
+            f"- Evidence: `{investigation.evidence.folder}` (manifest SHA-256 "
+            f"`{investigation.evidence.manifest_sha256}`)"
+        )
+    lines.append("")
+    lines += _picture("timeline", report, images, "Events per hour")
+
+    lineage = investigation.lineage
+    if lineage is not None and lineage.nodes:
+        lines += ["## Credential lineage", ""]
+        if lineage.attacker_ips:
+            lines += [f"Attacker IPs: {', '.join(lineage.attacker_ips)}", ""]
+        lines += _picture("lineage", report, images, "Credential lineage")
+        rows = [
+            [node.type, node.label, node.depth, node.response, node.reason]
+            for node in sorted(lineage.nodes, key=lambda node: (node.depth, node.id))
+        ]
+        lines += _table(["type", "node", "depth", "response", "why"], rows)
+        if lineage.truncated:
+            lines += [
+                "",
+                "The walk stopped at its depth or node limit; deeper credentials are "
+                "listed but were not followed.",
+            ]
+
+    billing = investigation.billing
+    if billing is not None:
+        lines += ["", "## Spend", ""]
+        lines.append(
+            f"- Baseline: {billing.baseline_total or 'none'}; since the incident "
+            f"start: {billing.incident_total or 'none'}"
+        )
+        if billing.attributable_total:
+            lines.append(
+                f"- Attributable to the attacker's instances: "
+                f"{billing.attributable_total}"
+            )
+        if billing.still_present:
+            present = ", ".join(
+                str(item.get("instance_id")) for item in billing.still_present
+            )
+            lines.append(f"- Attacker instances still present: {present}")
+        if billing.new_products or billing.new_regions:
+            lines.append(
+                "- New in the incident: "
+                + ", ".join(billing.new_products + billing.new_regions)
+            )
+        lines.append("")
+        lines += _picture("spend", report, images, "Daily spend")
+    return lines
+
+
+def render_markdown(report: Report, images: dict[str, bytes] | None = None) -> str:
+    """Render the report as the markdown artifact people read in the Prefect UI.
+
+    ``images`` (PNG bytes by name: timeline, lineage, spend) are embedded as data
+    URIs; without them the pictures written beside the report are linked.
+    """
     owner = report.owner
     owner_text = owner.type + (f" `{owner.user_name}`" if owner.user_name else "")
     title = f"# Compromised AccessKey `{report.access_key_id}`"
@@ -429,14 +757,20 @@ def render_markdown(report: Report) -> str:
                 "proposed removals before approving them.",
             ]
 
+    lines += _investigation_lines(report, images)
+
     if report.related_credentials:
         lines += ["", "## Related credentials", ""]
         rows = [
             [item.access_key_id, item.user_name, item.relation, item.status,
-             item.detail]
+             item.recommended_response, _child_text(item.response), item.detail]
             for item in report.related_credentials
         ]  # fmt: skip
-        lines += _table(["access key", "user", "relation", "status", "detail"], rows)
+        lines += _table(
+            ["access key", "user", "relation", "status", "recommended", "response",
+             "detail"],
+            rows,
+        )  # fmt: skip
 
     lines += ["", "## Coverage", ""]
     window = report.coverage
@@ -454,6 +788,19 @@ def render_markdown(report: Report) -> str:
         lines += _table(["source", "status", "items", "detail"], rows)
     else:
         lines.append("No evidence source was read.")
+    if window.gaps:
+        lines += ["", "Gaps:", ""]
+        lines += [
+            f"- {gap.source}: {gap.start.isoformat() if gap.start else '?'} to "
+            f"{gap.end.isoformat() if gap.end else '?'}: {gap.reason}"
+            for gap in window.gaps
+        ]
+    if window.not_visible:
+        lines += ["", "Not visible to any source:", ""]
+        lines += [f"- {item}" for item in window.not_visible]
+    if window.notes:
+        lines += ["", "Notes:", ""]
+        lines += [f"- {note}" for note in window.notes]
 
     timings = report.timings
     lines += [
