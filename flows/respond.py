@@ -3,8 +3,10 @@
 It automates Alibaba Cloud's procedure for a compromised AccessKey pair. The parent
 flow triages the key and lets the pure ``decide`` choose a path. It then runs the
 path's steps (``akresponder.paths``), which stop the attacker before the long
-audit starts. Last, it runs the investigation and writes the report as JSON and as
-a markdown artifact.
+audit starts. Last, it runs the investigation (``akresponder.investigation``),
+starts a response for each AccessKey the attacker created (``flows.related``),
+and writes the report as JSON with its pictures beside it, as a markdown artifact
+and as a table artifact of the findings.
 
 Paths:
 
@@ -35,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
-from pydantic import BaseModel, Field, field_validator
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from akresponder import redact
 from akresponder.approvals import ApprovalSettings
@@ -47,7 +49,11 @@ from akresponder.config import (
 )
 from akresponder.decision import Decision, Mode, Rotatable, decide
 from akresponder.decision import Path as ResponsePath
-from akresponder.investigation import Investigation, run_investigation
+from akresponder.investigation import (
+    Investigation,
+    InvestigationOptions,
+    run_investigation,
+)
 from akresponder.journal import Journal, default_state_dir
 from akresponder.paths import PathSteps
 from akresponder.report import (
@@ -58,14 +64,17 @@ from akresponder.report import (
     RelatedCredential,
     Report,
     Timings,
+    findings_table,
     render_markdown,
     report_dict,
+    write_pictures,
     write_report,
 )
 from akresponder.retry import set_default_policy
 from akresponder.steps import StepRunner
 from akresponder.triage import TriageResult, identify_responder, triage_key
 from blocks.settings import ResponderSettings
+from flows.related import RelatedResponses
 
 _INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -121,6 +130,21 @@ class ResponseRequest(BaseModel):
     check_billing: bool = Field(
         default=True, description="Check BSS spend for the incident window."
     )
+    incident_start: datetime | None = Field(
+        default=None,
+        description="When the compromise began, if known (for example the alert's "
+        "time); events before it are the baseline. Default: estimated from the "
+        "key's history.",
+    )
+    investigation: InvestigationOptions = Field(
+        default_factory=InvestigationOptions,
+        description="Analysis thresholds, searches and responses to related keys.",
+    )
+    parent_incident_id: str | None = Field(
+        default=None,
+        description="Set on the response runs that a parent response starts for "
+        "keys the attacker created; such runs start no further children.",
+    )
 
     @field_validator("access_key_id")
     @classmethod
@@ -134,12 +158,22 @@ class ResponseRequest(BaseModel):
             )
         return value
 
-    @field_validator("incident_id")
+    @field_validator("incident_start")
     @classmethod
-    def _check_incident(cls, value: str | None) -> str | None:
+    def _check_incident_start(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError(
+                f"incident_start {value.isoformat()} has no time zone; give a UTC "
+                "time such as 2026-11-20T08:00:00Z"
+            )
+        return value
+
+    @field_validator("incident_id", "parent_incident_id")
+    @classmethod
+    def _check_incident(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and not _INCIDENT_ID.match(value):
             raise ValueError(
-                f"invalid incident_id {value!r}; use 1 to 64 letters, digits, "
+                f"invalid {info.field_name} {value!r}; use 1 to 64 letters, digits, "
                 "'.', '_' or '-', starting with a letter or digit"
             )
         return value
@@ -317,25 +351,50 @@ class ResponseRun(PathSteps):
             window_end=self.triage.now,
             incident=self.incident,
             check_billing=self.params.check_billing,
+            incident_start=self.params.incident_start,
+            options=self.params.investigation,
+            evidence_root=self._evidence_root(),
         )
         self.findings.extend(self.investigation.findings)
         self.related.extend(self.investigation.related_credentials)
-        for credential in self.investigation.related_credentials:
-            self.next_steps.append(
-                f"The compromised key created AccessKey {credential.access_key_id} "
-                f"(user {credential.user_name}): respond to it as compromised too."
-            )
+        RelatedResponses(
+            params=self.params,
+            incident=self.incident,
+            journal=self.journal,
+            runner=self.runner,
+            approvals=self.approvals,
+            report_path=self._report_path(),
+            log=self.log,
+        ).run(self.investigation.related_credentials, self.next_steps)
+
+    def _evidence_root(self) -> Path:
+        """Return the evidence folder: the request's, the settings', or the default.
+
+        A relative location is taken under the state directory, so by default the
+        bundle of an incident lands in ``<state dir>/evidence/<incident>``.
+        """
+        location = Path(
+            self.params.investigation.evidence_dir or self.settings.evidence_location
+        ).expanduser()
+        if location.is_absolute():
+            return location
+        return self._state_dir() / location
+
+    def _state_dir(self) -> Path:
+        if self.params.state_dir:
+            return Path(self.params.state_dir).expanduser()
+        return default_state_dir()
 
     # Report.
 
     def _finish(self) -> dict[str, Any]:
         finished_at = datetime.now(UTC)
         triage = self.triage
-        coverage = Coverage(
-            window_start=triage.window_start if triage else None,
-            window_end=triage.now if triage else None,
-            sources=(triage.coverage if triage else []) + self.investigation.coverage,
-        )
+        investigation = self.investigation
+        path = self._report_path()
+        if investigation.record is not None:
+            investigation.record.pictures = write_pictures(investigation.pictures, path)
+
         report = Report(
             incident_id=self.incident,
             access_key_id=self.key_id,
@@ -354,8 +413,9 @@ class ResponseRun(PathSteps):
             findings=self.findings,
             related_credentials=self.related,
             audit=self.investigation.audit,
-            billing=self.investigation.billing,
-            coverage=coverage,
+            billing=investigation.billing,
+            investigation=investigation.record,
+            coverage=self._coverage(),
             timings=Timings(
                 started_at=self.started_at,
                 finished_at=finished_at,
@@ -370,7 +430,7 @@ class ResponseRun(PathSteps):
                 for action in self.journal.actions()
             ),
         )
-        path = self._report_path()
+
         written = write_report(report, path)
         self.log.info(
             "Report written incident=%s path=%s path_taken=%s complete=%s",
@@ -379,23 +439,41 @@ class ResponseRun(PathSteps):
             report.decision.path,
             report.complete,
         )
-        create_markdown_artifact(
-            key=f"incident-{self.key_id.lower()}",
-            markdown=render_markdown(report),
-            description=f"akresponder incident {self.incident}",
-        )
+        self._publish(report)
         data = report_dict(report)
         data["report_path"] = str(written)
         return data
 
+    def _coverage(self) -> Coverage:
+        triage = self.triage
+        investigation = self.investigation
+        return Coverage(
+            window_start=triage.window_start if triage else None,
+            window_end=triage.now if triage else None,
+            sources=(triage.coverage if triage else []) + investigation.coverage,
+            gaps=investigation.gaps,
+            not_visible=investigation.not_visible,
+            notes=investigation.notes,
+        )
+
+    def _publish(self, report: Report) -> None:
+        """Publish the report as a markdown artifact, and the findings as a table."""
+        create_markdown_artifact(
+            key=f"incident-{self.key_id.lower()}",
+            markdown=render_markdown(report, images=self.investigation.pictures),
+            description=f"akresponder incident {self.incident}",
+        )
+        if report.findings:
+            create_table_artifact(
+                key=f"incident-{self.key_id.lower()}-findings",
+                table=findings_table(report),
+                description=f"Findings of akresponder incident {self.incident}",
+            )
+
     def _report_path(self) -> Path:
         if self.params.report_path:
             return Path(self.params.report_path).expanduser()
-        folder = (
-            Path(self.params.state_dir).expanduser()
-            if self.params.state_dir
-            else default_state_dir()
-        )
+        folder = self._state_dir()
         suffix = ".dry-run" if self.params.dry_run else ""
         return folder / f"{self.key_id}.{self.incident}{suffix}.report.json"
 
