@@ -218,3 +218,26 @@ def test_collect_ip_events_found_through_sls(served: RunningEmulator) -> None:
         assert list(frame["access_key_id"]) == ["LTAI5tCIDEPLOY000000001A"]
         # A complete SLS search makes the LookupEvents scan of all events needless.
         assert [entry.source for entry in collector.coverage] == ["sls"]
+
+
+def test_collect_throttled_lookup_retried(served: RunningEmulator) -> None:
+    add_fault(
+        served,
+        service="actiontrail",
+        action="LookupEvents",
+        kind="throttle",
+        count=2,
+        retry_after_ms=10,
+    )
+    collector = _collector(served)
+
+    frame = collector.key_events(APP_KEY, served.cloud.now() - timedelta(days=30))
+
+    lookup = [entry for entry in collector.coverage if entry.source == "actiontrail"]
+    assert [entry.status for entry in lookup] == ["complete"]
+    assert collector.gaps == []
+    assert set(frame["event_id"]) == _own_events(served, APP_KEY)
+    throttled = [
+        entry for entry in calls(served, "LookupEvents") if entry.get("status") == 400
+    ]
+    assert len(throttled) == 2
