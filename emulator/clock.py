@@ -25,13 +25,20 @@ class Clock:
 
     def now(self) -> datetime:
         with self._lock:
-            running = timedelta() if self.frozen else timedelta(seconds=time.monotonic() - self._started_at)
+            running = (
+                timedelta()
+                if self.frozen
+                else timedelta(seconds=time.monotonic() - self._started_at)
+            )
             return self._start + running + self._offset
 
     def advance(self, seconds: float) -> datetime:
         """Move the clock forward by ``seconds`` and return the new time."""
         if seconds < 0:
-            raise ValueError(f"cannot move the clock backwards (seconds={seconds}); give a positive number")
+            raise ValueError(
+                f"cannot move the clock backwards (seconds={seconds}); "
+                "give a positive number"
+            )
         with self._lock:
             self._offset += timedelta(seconds=seconds)
         return self.now()

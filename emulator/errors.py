@@ -88,7 +88,10 @@ class MissingParameter(AlibabaError):
     status = 400
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"The input parameter \"{name}\" that is mandatory for processing this request is not supplied.")
+        super().__init__(
+            f'The input parameter "{name}" that is mandatory for processing this '
+            "request is not supplied."
+        )
 
 
 class InvalidParameter(AlibabaError):
@@ -96,7 +99,7 @@ class InvalidParameter(AlibabaError):
     status = 400
 
     def __init__(self, name: str, detail: str = "") -> None:
-        text = f"The parameter \"{name}\" is invalid."
+        text = f'The parameter "{name}" is invalid.'
         super().__init__(f"{text} {detail}".strip())
 
 
@@ -109,7 +112,9 @@ class InvalidApiNotFound(AlibabaError):
 class NoPermission(AlibabaError):
     code = "NoPermission"
     status = 403
-    message = "You are not authorized to do this action. You should be authorized by RAM."
+    message = (
+        "You are not authorized to do this action. You should be authorized by RAM."
+    )
 
 
 class ForbiddenRam(AlibabaError):
@@ -117,7 +122,10 @@ class ForbiddenRam(AlibabaError):
 
     code = "Forbidden.RAM"
     status = 403
-    message = "User not authorized to operate on the specified resource, or this API doesn't support RAM."
+    message = (
+        "User not authorized to operate on the specified resource, "
+        "or this API doesn't support RAM."
+    )
 
 
 class ThrottlingUser(AlibabaError):

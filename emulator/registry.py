@@ -1,9 +1,10 @@
 """The table of emulated POP (RPC) API actions and the request object handlers get.
 
-A service's ``responses.py`` registers each action with ``@pop_action``. The server looks
-the handler up by ``(x-acs-version, x-acs-action)``, authenticates and authorises the
-caller against ``ActionSpec.auth_action``, calls the handler under ``Cloud.lock`` and
-records the call as an ActionTrail event with the spec's service fields.
+A service's ``responses.py`` registers each action with ``@pop_action``. The server
+looks the handler up by ``(x-acs-version, x-acs-action)``, authenticates and
+authorises the caller against ``ActionSpec.auth_action``, and calls the handler under
+``Cloud.lock``. It then records the call as an ActionTrail event with the spec's
+service fields.
 """
 
 from __future__ import annotations
@@ -52,26 +53,42 @@ class PopRequest:
             raise InvalidParameter(name, f"Expected true or false, got {value!r}.")
         return lowered == "true"
 
-    def get_int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def get_int(
+        self,
+        name: str,
+        default: int,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int:
         value = self.params.get(name)
         if value in (None, ""):
             return default
         try:
             number = int(value)
         except ValueError:
-            raise InvalidParameter(name, f"Expected an integer, got {value!r}.") from None
-        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-            raise InvalidParameter(name, f"Expected a value from {minimum} to {maximum}, got {number}.")
+            raise InvalidParameter(
+                name, f"Expected an integer, got {value!r}."
+            ) from None
+        if (minimum is not None and number < minimum) or (
+            maximum is not None and number > maximum
+        ):
+            raise InvalidParameter(
+                name, f"Expected a value from {minimum} to {maximum}, got {number}."
+            )
         return number
 
     def list_param(self, prefix: str) -> list[dict[str, str]]:
-        """Collect a 1-based flattened list: ``Prefix.1.Key=a&Prefix.1.Value=b`` -> [{Key: a, Value: b}]."""
+        """Collect a 1-based flattened list parameter.
+
+        ``Prefix.1.Key=a&Prefix.1.Value=b`` becomes ``[{"Key": "a", "Value": "b"}]``.
+        """
         items: dict[int, dict[str, str]] = {}
         start = prefix + "."
         for key, value in self.params.items():
             if not key.startswith(start):
                 continue
-            index_text, _, field_name = key[len(start):].partition(".")
+            index_text, _, field_name = key[len(start) :].partition(".")
             if index_text.isdigit():
                 items.setdefault(int(index_text), {})[field_name] = value
         return [items[index] for index in sorted(items)]
@@ -120,7 +137,9 @@ def pop_action(
     def register(handler: Handler) -> Handler:
         key = (version, action)
         if key in POP_ACTIONS:
-            raise ValueError(f"action {action} of version {version} is registered twice")
+            raise ValueError(
+                f"action {action} of version {version} is registered twice"
+            )
         POP_ACTIONS[key] = ActionSpec(
             product=product,
             version=version,

@@ -1,8 +1,9 @@
 """The emulated account: every resource the services share, in one place.
 
-One ``Cloud`` is one Alibaba Cloud account. Service backends (``emulator/<service>/models.py``)
-read and change it under ``Cloud.lock``; the HTTP server holds that lock for the whole of
-each request, so handlers need no locking of their own.
+One ``Cloud`` is one Alibaba Cloud account. Service backends
+(``emulator/<service>/models.py``) read and change it under ``Cloud.lock``. The HTTP
+server holds that lock for the whole of each request, so handlers need no locking of
+their own.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ class Policy:
         for version in self.versions:
             if version.version_id == self.default_version:
                 return version.document
-        raise LookupError(f"policy {self.policy_name} has no version {self.default_version}")
+        raise LookupError(
+            f"policy {self.policy_name} has no version {self.default_version}"
+        )
 
 
 @dataclass
@@ -197,7 +200,9 @@ class Cloud:
     account_name: str = "akresponder-demo@example.com"
     users: dict[str, User] = field(default_factory=dict)  # by user name
     groups: dict[str, Group] = field(default_factory=dict)
-    policies: dict[tuple[str, str], Policy] = field(default_factory=dict)  # (type, name)
+    policies: dict[tuple[str, str], Policy] = field(
+        default_factory=dict
+    )  # (type, name)
     roles: dict[str, Role] = field(default_factory=dict)
     access_keys: dict[str, AccessKey] = field(default_factory=dict)  # by id, all owners
     sts_sessions: dict[str, StsSession] = field(default_factory=dict)  # by STS key id
