@@ -2,9 +2,9 @@
 
 A clean sweep of a small generated account records every API action the sweep
 calls. Each faulted sweep makes the first calls of every one of those actions fail in
-one way. The sweep only reads, so every call may be resent: it must flag exactly the
+one way. The sweep only reads, so every call may be resent. It must flag exactly the
 keys the clean sweep flagged and report itself complete, or name each user it could
-not assess; it must never report itself complete with a user missing.
+not assess. It must never report itself complete with a user missing.
 """
 
 from __future__ import annotations
