@@ -10,9 +10,16 @@
 * ``undo-response/undo``: reverts a response from its report.
 
 This is the short path for small teams and tests: no work pool, no deploy step.
-Each run executes in a subprocess of this process with its environment, so
-``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET`` (or a
-credentials block) and ``AKRESPONDER_ENDPOINT`` set here reach every run.
+Every run gets this process's environment, so ``ALIBABA_CLOUD_ACCESS_KEY_ID`` /
+``ALIBABA_CLOUD_ACCESS_KEY_SECRET`` (or a credentials block) and
+``AKRESPONDER_ENDPOINT`` set here reach every run.
+
+Runs of the response and the alert intake execute in threads of this process
+(``deployments.inprocess``), found by polling every ``--poll-seconds`` (0.5 s), so
+that an alert reaches containment without waiting for a new Python process.
+The sweep and undo run in a subprocess each, as Prefect's ``serve`` runs them.
+``--subprocess-runs`` runs all four that way; a run then waits up to
+``PREFECT_RUNNER_POLL_FREQUENCY`` seconds (10 by default) to be picked up.
 ``prefect.yaml`` defines the same names for a ``process`` work pool; use one
 mechanism or the other, because Prefect keeps one deployment per name.
 """
@@ -24,12 +31,25 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from deployments.inprocess import DEFAULT_LIMIT, DEFAULT_POLL_SECONDS, InProcessRunner
+
 RESPONSE = "respond"
 SWEEP = "daily-sweep"
 ALERT_INTAKE = "alert-intake"
 UNDO = "undo"
 DEFAULT_SWEEP_CRON = "0 3 * * *"
 TAGS = ["akresponder"]
+# Deployments whose runs execute in this process unless --subprocess-runs.
+IN_PROCESS = (RESPONSE, ALERT_INTAKE)
+# SDK client modules that a response imports on its first call of each service.
+SDK_MODULES = (
+    "alibabacloud_ram20150501.client",
+    "alibabacloud_sts20150401.client",
+    "alibabacloud_actiontrail20200706.client",
+    "alibabacloud_bssopenapi20171214.client",
+    "alibabacloud_ecs20140526.client",
+    "aliyun.log",
+)
 
 
 def build_deployments(
@@ -118,7 +138,30 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=4,
         metavar="N",
-        help="most flow runs executing at once (default: %(default)s)",
+        help="most sweep and undo runs executing at once, each in a subprocess "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--in-process-limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help="most response and alert-intake runs executing at once in this "
+        "process; runs paused for approval do not count (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=DEFAULT_POLL_SECONDS,
+        metavar="S",
+        help="seconds between checks for new response and alert-intake runs "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--subprocess-runs",
+        action="store_true",
+        help="run responses and alert intakes in a subprocess each, like the "
+        "sweep: slower to start, but a cancelled run is stopped",
     )
     return parser
 
@@ -139,7 +182,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings_block=args.settings_block,
         credentials_block=args.credentials_block,
     )
-    serve(*deployments, limit=args.limit)
+    if args.subprocess_runs:
+        serve(*deployments, limit=args.limit)
+        return 0
+
+    from flows.alert_intake import alert_intake
+    from flows.respond import respond_to_compromised_key
+
+    runner = InProcessRunner(
+        [item for item in deployments if item.name in IN_PROCESS],
+        {item.name: item for item in (respond_to_compromised_key, alert_intake)},
+        poll_seconds=args.poll_seconds,
+        limit=args.in_process_limit,
+    )
+    runner.start(preload=SDK_MODULES)
+    try:
+        serve(
+            *[item for item in deployments if item.name not in IN_PROCESS],
+            limit=args.limit,
+        )
+    finally:
+        runner.stop()
     return 0
 
 

@@ -1,0 +1,274 @@
+"""Run the flow runs of chosen deployments in threads of the serving process.
+
+Prefect's ``serve`` starts a new Python process for every flow run. That process
+imports Prefect, the flow's modules and the Alibaba Cloud SDKs again, which took 5
+to 10 s per run on a loaded 2-core machine (``bench/time_to_containment.py``).
+A runner also looks for new runs only every ``PREFECT_RUNNER_POLL_FREQUENCY``
+seconds (10 by default). An alert goes through the alert intake and then the
+response, so it pays both costs twice while the attacker keeps working.
+
+``InProcessRunner`` registers its deployments like ``serve`` does (no work pool),
+asks the Prefect API for their scheduled runs every ``poll_seconds``, claims each
+run by moving it to Pending (the server rejects a second claim), and runs it with
+Prefect's flow engine in a thread of this process, where every module is already
+imported. The run's states, logs, artifacts, pauses for approval and its
+``deployment_id`` are the same as in a subprocess.
+
+What a thread cannot give, compared with Prefect's subprocess per run:
+
+* Cancelling a run from the UI or the API does not stop its thread: the run goes
+  on until its flow returns (see ``NOTE`` in ``_poll_once``).
+* Runs share this process's environment and module state, and a crash of the
+  process ends all of them. ``stop`` marks the runs still in flight as Crashed;
+  after a hard kill they stay Running in the API.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+# A child of Prefect's logger, so its lines reach the console that serve prints to.
+# Prefect itself is imported late: serve.py sets its environment first.
+logger = logging.getLogger("prefect.akresponder.inprocess")
+
+DEFAULT_POLL_SECONDS = 0.5
+# Runs executing at once, as Prefect's serve --limit of deployments.serve. With 16,
+# fifty alerts at once made a SQLite-backed Prefect server return 503 for so long
+# that ten responses failed to start (bench/alert_flood.py, 2 cores). With 4, none
+# failed.
+DEFAULT_LIMIT = 4
+# Threads at most, runs paused for approval included.
+MAX_THREADS = 64
+# Seconds ``stop`` waits for runs in flight before it marks them Crashed.
+STOP_GRACE_SECONDS = 10.0
+# Seconds between retries after a poll of the Prefect API failed.
+API_RETRY_SECONDS = 2.0
+
+
+class InProcessRunner:
+    """Polls for the runs of some deployments and runs each in a thread.
+
+    ``flows`` maps a flow's name to the flow object that runs the deployments of
+    that flow. ``limit`` is the maximum number of runs executing at once. A run
+    paused for approval keeps its thread while it waits for a person. It does not
+    count against ``limit``, so waiting incidents cannot hold back the containment
+    of a new one. ``MAX_THREADS`` bounds the threads.
+    """
+
+    def __init__(
+        self,
+        deployments: Sequence[Any],
+        flows: dict[str, Any],
+        *,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        limit: int = DEFAULT_LIMIT,
+    ) -> None:
+        if poll_seconds <= 0:
+            raise ValueError(
+                f"poll interval {poll_seconds} s is not positive; use a value such "
+                f"as {DEFAULT_POLL_SECONDS}"
+            )
+        if limit < 1:
+            raise ValueError(f"run limit {limit} is below 1; use 1 or more")
+        missing = sorted({d.flow_name for d in deployments} - set(flows))
+        if missing:
+            raise ValueError(f"no flow object given for deployments of {missing}")
+        self.deployments = list(deployments)
+        self.flows = flows
+        self.poll_seconds = poll_seconds
+        self.limit = limit
+        self._flow_by_deployment: dict[UUID, Any] = {}
+        self._in_flight: dict[UUID, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    @property
+    def deployment_ids(self) -> list[UUID]:
+        return list(self._flow_by_deployment)
+
+    def start(self, preload: Iterable[str] = ()) -> None:
+        """Register the deployments, import ``preload`` modules and start polling.
+
+        Importing the modules a run needs (such as the SDK clients) now keeps that
+        time out of the first run.
+        """
+        for name in preload:
+            importlib.import_module(name)
+        for deployment in self.deployments:
+            deployment_id = deployment.apply()
+            self._flow_by_deployment[deployment_id] = self.flows[deployment.flow_name]
+            logger.info(
+                "serving %s/%s in this process (deployment %s)",
+                deployment.flow_name,
+                deployment.name,
+                deployment_id,
+            )
+        # Prefect keeps temporary settings (such as a test's API URL) in context
+        # variables, which a new thread would not see.
+        context = contextvars.copy_context()
+        self._poller = threading.Thread(
+            target=context.run,
+            args=(self._poll_loop,),
+            name="inprocess-poller",
+            daemon=True,
+        )
+        self._poller.start()
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop polling, wait ``grace`` seconds for runs, mark the rest Crashed."""
+        self._stopping.set()
+        if self._poller is not None:
+            self._poller.join(timeout=self.poll_seconds + 30)
+        deadline = time.monotonic() + grace
+        for thread in self._threads():
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            left = [run_id for run_id, t in self._in_flight.items() if t.is_alive()]
+        if left:
+            self._crash(left)
+
+    def _threads(self) -> list[threading.Thread]:
+        with self._lock:
+            return list(self._in_flight.values())
+
+    def _poll_loop(self) -> None:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            while not self._stopping.is_set():
+                try:
+                    self._poll_once(client)
+                except Exception as error:  # noqa: BLE001 - logged, then retried
+                    logger.warning(
+                        "polling the Prefect API failed (%s: %s); retrying in %.0f s",
+                        type(error).__name__,
+                        error,
+                        API_RETRY_SECONDS,
+                    )
+                    self._stopping.wait(API_RETRY_SECONDS)
+                    continue
+                self._stopping.wait(self.poll_seconds)
+
+    def _poll_once(self, client: Any) -> None:
+        """Claim and start the scheduled runs that are due, up to the free slots.
+
+        NOTE: runs in Cancelling state are not looked for, because a thread cannot
+        be stopped from outside; such a run ends when its flow returns.
+        """
+        free = self._free_slots(client)
+        # The API marks the deployments ready while they are polled, even when no
+        # slot is free.
+        runs = client.get_scheduled_flow_runs_for_deployments(
+            deployment_ids=self.deployment_ids,
+            scheduled_before=datetime.now(UTC) + timedelta(seconds=1),
+            limit=max(free, 1),
+        )
+        if free <= 0:
+            return
+        for run in sorted(runs, key=lambda r: r.expected_start_time or r.created):
+            if run.id in self._in_flight or not self._claim(client, run.id):
+                continue
+            thread = threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(self._execute, run.id),
+                name=f"flow-run-{run.id}",
+                daemon=True,
+            )
+            with self._lock:
+                self._in_flight[run.id] = thread
+            thread.start()
+
+    def _free_slots(self, client: Any) -> int:
+        """Return how many more runs may start, not counting paused runs."""
+        with self._lock:
+            for run_id in [r for r, t in self._in_flight.items() if not t.is_alive()]:
+                del self._in_flight[run_id]
+            in_flight = list(self._in_flight)
+        free = self.limit - len(in_flight)
+        if free > 0 or not in_flight:
+            return free
+        paused = self._count_paused(client, in_flight)
+        return min(free + paused, MAX_THREADS - len(in_flight))
+
+    @staticmethod
+    def _count_paused(client: Any, run_ids: list[UUID]) -> int:
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterId,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=run_ids),
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.PAUSED])
+                ),
+            )
+        )
+        return len(runs)
+
+    def _claim(self, client: Any, run_id: UUID) -> bool:
+        """Move the run to Pending; return False when another runner has it."""
+        from prefect.exceptions import Abort
+        from prefect.states import Pending
+        from prefect.utilities.engine import propose_state_sync
+
+        try:
+            state = propose_state_sync(client, Pending(), flow_run_id=run_id)
+        except Abort as error:
+            logger.info("flow run %s was not claimed: %s", run_id, error)
+            return False
+        return state.is_pending()
+
+    def _execute(self, run_id: UUID) -> None:
+        from prefect.client.orchestration import get_client
+        from prefect.flow_engine import run_flow
+
+        started = time.monotonic()
+        try:
+            with get_client(sync_client=True) as client:
+                flow_run = client.read_flow_run(run_id)
+            flow = self._flow_by_deployment[flow_run.deployment_id]
+            logger.info("flow run %s (%s) starting", run_id, flow_run.name)
+            state = run_flow(flow, flow_run=flow_run, return_type="state")
+        except BaseException as error:  # noqa: BLE001 - the run is marked, then logged
+            logger.exception("flow run %s failed outside its flow", run_id)
+            self._crash([run_id], f"{type(error).__name__}: {error}")
+            return
+        logger.info(
+            "flow run %s ended %s after %.1f s",
+            run_id,
+            getattr(state, "type", "UNKNOWN"),
+            time.monotonic() - started,
+        )
+
+    def _crash(self, run_ids: list[UUID], reason: str | None = None) -> None:
+        from prefect.client.orchestration import get_client
+        from prefect.states import Crashed
+
+        message = reason or (
+            "The serving process stopped during this run. Start the response "
+            "again: steps it finished are not repeated."
+        )
+        with get_client(sync_client=True) as client:
+            for run_id in run_ids:
+                try:
+                    client.set_flow_run_state(run_id, Crashed(message=message))
+                except Exception as error:  # noqa: BLE001 - best effort at shutdown
+                    logger.warning(
+                        "could not mark flow run %s crashed: %s", run_id, error
+                    )
+                else:
+                    logger.warning("flow run %s marked crashed: %s", run_id, message)
