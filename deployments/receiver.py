@@ -83,8 +83,10 @@ RETRY_MAX_DELAY = 8.0
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Prefect API calls in flight at once. A SQLite-backed Prefect server locks its
 # database under parallel writes and answers 503, so a burst of deliveries waits
-# here in line instead.
-PREFECT_CONCURRENCY = 4
+# here in line instead. With 4 in flight, 100 deliveries at once met 271 busy
+# replies and 4 failed after every retry (bench/alert_flood.py, 2 cores); one at a
+# time, none was busy and all were answered within 7 s.
+PREFECT_CONCURRENCY = 1
 
 
 class ReceiverError(Exception):
@@ -272,10 +274,17 @@ def verify_github_signature(secret: str, body: bytes, header: str) -> bool:
 
 
 def _idempotency_key(keys: list[AlertedKey]) -> tuple[str, str]:
-    """Return the alert id of the request and the idempotency key derived from it."""
+    """Return the alert id of the request and the idempotency key derived from it.
+
+    The idempotency key covers the AccessKey IDs too. An SLS alert rule with group
+    evaluation sends one alert per group with the same rule and fire time, and
+    so the same alert id: keyed by the alert id alone, the alerts for every key
+    but the first would count as repeats and start nothing.
+    """
     ids = sorted({key.alert_id for key in keys})
     alert_id = ids[0] if len(ids) == 1 else canonical_hash(ids)
-    return alert_id, f"alert-intake-{alert_id}"
+    key_ids = sorted({key.access_key_id for key in keys})
+    return alert_id, f"alert-intake-{alert_id}-{canonical_hash(key_ids)}"
 
 
 class AlertReceiver(ThreadingHTTPServer):
