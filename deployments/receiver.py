@@ -19,10 +19,10 @@ Run it with ``python -m deployments.receiver`` or ``akresponder receiver``::
    response (a resolved GitHub alert) gets 200 with ``"ignored"``;
 4. turned into a run of the alert-intake deployment through Prefect's REST API
    (``POST /api/deployments/{id}/create_flow_run``) with the payload, secrets
-   masked, as the ``payload`` parameter and ``alert-intake-<alert id>`` as the
-   idempotency key. Prefect returns the existing run for a repeated key, so a
-   repeated delivery gets 200 with ``"duplicate": true`` and the same run id; a
-   new alert gets 202.
+   masked, as the ``payload`` parameter and ``alert-intake-<alert id>-<hash of the
+   AccessKey IDs>`` as the idempotency key. Prefect returns the existing run for a
+   repeated key, so a repeated delivery gets 200 with ``"duplicate": true`` and the
+   same run id; a new alert gets 202.
 
 Every request is logged with its status, alert id and run id, never with the token
 or the body. The token comes from ``$AKRESPONDER_RECEIVER_TOKEN`` or the Prefect
