@@ -473,14 +473,24 @@ class PathSteps:
         else:
 
             def create() -> str:
-                ram_tasks.create_policy(
-                    self.connection,
-                    name,
-                    document,
-                    description="akresponder: deny high-risk operations of a "
-                    "compromised AccessKey's user",
-                    incident=self.incident,
-                )
+                try:
+                    ram_tasks.create_policy(
+                        self.connection,
+                        name,
+                        document,
+                        description="akresponder: deny high-risk operations of a "
+                        "compromised AccessKey's user",
+                        incident=self.incident,
+                    )
+                except CloudError as error:
+                    # Responses for several keys share the policy, and another one
+                    # can create it between the check above and this call.
+                    if error.code != "EntityAlreadyExists.Policy":
+                        raise
+                    return (
+                        f"Policy {name} was created by another response at the "
+                        "same time and is reused."
+                    )
                 return f"Created custom policy {name}."
 
             self.runner.perform(
