@@ -30,6 +30,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,12 @@ RESPONSE_FLOW_NAME = "respond-to-compromised-key"
 ENV_DEDUPE_HOURS = "AKRESPONDER_ALERT_DEDUPE_HOURS"
 DEFAULT_DEDUPE_HOURS = 24.0
 RUN_TAG = "akresponder"
+# Tries to create a response run while the Prefect API returns busy statuses, and
+# the wait before try N+1 (N times the seconds). Each try includes the Prefect
+# client's own retries, about a minute.
+START_ATTEMPTS = 3
+START_RETRY_SECONDS = 10.0
+BUSY_STATUSES = frozenset({429, 502, 503, 504})
 # Prefect state types of a response that is still under way.
 ACTIVE_STATES = frozenset({"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"})
 _LOCK_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -189,17 +196,42 @@ def _deployment_exists(name: str) -> bool:
 def _start_through_deployment(
     deployment: str, parameters: dict[str, Any], run_tags: list[str], idempotency: str
 ) -> tuple[str, str | None]:
-    """Create the response run; return its id and the incident of its tags."""
-    from prefect.deployments import run_deployment
+    """Create the response run; return its id and the incident of its tags.
 
-    flow_run = run_deployment(
-        deployment,
-        parameters={"params": parameters},
-        tags=run_tags,
-        idempotency_key=idempotency,
-        timeout=0,
-    )
-    return str(flow_run.id), _incident_from_tags(list(flow_run.tags or []))
+    A Prefect API that stays busy (HTTP 429 or 5xx) through the client's own
+    retries gets START_ATTEMPTS tries in all, because an alert whose response
+    never starts is lost. The idempotency key makes a repeated create return the
+    same run.
+    """
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            flow_run = run_deployment(
+                deployment,
+                parameters={"params": parameters},
+                tags=run_tags,
+                idempotency_key=idempotency,
+                timeout=0,
+            )
+        except PrefectHTTPStatusError as error:
+            status = error.response.status_code
+            if status not in BUSY_STATUSES or attempt == START_ATTEMPTS:
+                raise
+            get_run_logger().warning(
+                "Prefect API busy (HTTP %d) creating %s; attempt %d of %d, next "
+                "in %.0f s",
+                status,
+                idempotency,
+                attempt,
+                START_ATTEMPTS,
+                START_RETRY_SECONDS * attempt,
+            )
+            time.sleep(START_RETRY_SECONDS * attempt)
+            continue
+        return str(flow_run.id), _incident_from_tags(list(flow_run.tags or []))
+    raise AssertionError("unreachable")
 
 
 def _start_as_subflow(
