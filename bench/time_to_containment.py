@@ -1,0 +1,853 @@
+"""Measure how long a live attacker keeps working after the alert fires.
+
+Each run serves the shipped invictus-ir scenario, moved to the present with a
+responder that holds only the minimal policy (``akresponder.demo_scenario``), in a
+fresh emulator. It then:
+
+1. starts the attack replay (``python -m emulator attack --loop``) with the leaked
+   key of ``bert-jan``, by default the write-heavy ``backdoor`` playbook, and waits
+   until it has run twice;
+2. fires the SLS alert for the key (the alert ``akresponder demo`` builds) and
+   notes that moment;
+3. lets the response run to its end with the attacker still looping, then stops
+   the attacker.
+
+The replay stamps each line with the time its call started. From these lines the
+script records three figures. The first is the seconds from the alert to the first
+call of the leaked key that the cloud rejected. The second is how many calls of the
+leaked key succeeded after the alert. The third lists every write of the leaked key
+that succeeded after the response recorded containment (the ``at`` of its
+``attach-deny-policy`` or ``disable-key`` action). Calls made with the attacker's
+backdoor key (``...@backdoor``) are not the leaked key's and are left out.
+
+Three setups:
+
+* ``cli``: ``akresponder respond KEY --auto-approve`` starts at alert time, in
+  Prefect's ephemeral mode with a database that already exists. Prefect's
+  start-up (the process start to the flow's start, from the report's
+  ``timings.started_at``) is shown apart from the response.
+* ``served``: a Prefect server (SQLite, private ``PREFECT_HOME``), ``python -m
+  deployments.serve`` with a settings block that requires no approval, and
+  ``python -m deployments.receiver``; the alert is POSTed to the receiver as an
+  SLS webhook would. The Prefect server and the receiver run for the whole
+  benchmark. ``serve`` restarts for each run, because each run's emulator and
+  responder key are new.
+* ``subprocess``: as ``served`` with ``serve --subprocess-runs``, which starts a
+  new process for every run as Prefect's own ``serve`` does.
+
+Run: ``.venv/bin/python bench/time_to_containment.py [--setup cli] [--setup
+served] [--setup subprocess] [--runs 5] [--playbook backdoor] [--write-doc]``.
+``--write-doc`` replaces the "Time to containment" section of docs/benchmarks.md
+with the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from akresponder.demo import ATTACKER_IP, build_alert  # noqa: E402
+from akresponder.demo_scenario import (  # noqa: E402
+    LEAKED_KEY_ID,
+    SHIPPED_SCENARIO,
+    DemoAccount,
+    build_demo_scenario,
+)
+from bench import stack  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Time to containment"
+SETTINGS_BLOCK = "bench-no-approval"
+# The replay's APIs that change the account. The backdoor playbook makes four of
+# its six calls with them, and the deny policy of the contain path denies those four.
+WRITE_APIS = frozenset(
+    {
+        "CreateUser",
+        "CreateAccessKey",
+        "CreateLoginProfile",
+        "AttachPolicyToUser",
+        "RunInstances",
+        "StopLogging",
+        "DeleteTrail",
+    }
+)
+# Response steps that stop the attacker: the deny policy, or the disabled key.
+CONTAINING_ACTIONS = ("attach-deny-policy", "disable-key")
+RESPONSE_TIMEOUT = 300.0
+SETUPS = ("cli", "served", "subprocess")
+_LINE = re.compile(r"^(\S+Z) (\S+) (ok|denied|error) (\S+)$")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an ISO 8601 time with ``Z`` or an offset into an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class AttackLine:
+    """One call of the attack replay, as it printed it."""
+
+    at: datetime
+    api: str
+    outcome: str
+    code: str
+
+    @property
+    def leaked_key(self) -> bool:
+        """True for calls signed with the leaked key, not the backdoor key."""
+        return "@" not in self.api
+
+    @property
+    def write(self) -> bool:
+        return self.api in WRITE_APIS
+
+
+class AttackReplay:
+    """``python -m emulator attack --loop`` with the leaked key, read line by line."""
+
+    def __init__(
+        self,
+        emulator_url: str,
+        env: dict[str, str],
+        log_dir: Path,
+        playbook: str,
+        interval: float,
+    ) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "emulator",
+            "attack",
+            "--endpoint",
+            emulator_url,
+            "--access-key-id",
+            LEAKED_KEY_ID,
+            "--scenario",
+            str(SHIPPED_SCENARIO),
+            "--playbook",
+            playbook,
+            "--loop",
+            "--interval",
+            str(interval),
+            "--source-ip",
+            ATTACKER_IP,
+        ]
+        self._stderr = open(log_dir / "attack.log", "w")  # noqa: SIM115 - see stop()
+        self._lines_path = log_dir / "attack-lines.txt"
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            start_new_session=True,
+        )
+        self._lines: list[AttackLine] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for text in self.process.stdout:
+            match = _LINE.match(text.strip())
+            if match is None:
+                continue
+            line = AttackLine(
+                parse_time(match.group(1)),
+                match.group(2),
+                match.group(3),
+                match.group(4),
+            )
+            with self._lock:
+                self._lines.append(line)
+
+    @property
+    def lines(self) -> list[AttackLine]:
+        with self._lock:
+            return list(self._lines)
+
+    def wait_for_calls(self, count: int, timeout: float) -> None:
+        """Wait until the replay printed ``count`` lines; raise when it stopped."""
+
+        def enough() -> bool:
+            if self.process.poll() is not None:
+                raise stack.StackError(
+                    f"the attack replay exited with status {self.process.returncode}"
+                )
+            return len(self.lines) >= count
+
+        stack.wait_for(enough, timeout, f"{count} calls of the attack replay", 0.05)
+
+    def stop(self) -> None:
+        """Stop the loop with SIGTERM, the replay's normal end."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._stderr.close()
+        with open(self._lines_path, "w") as output:
+            for line in self.lines:
+                print(
+                    f"{line.at:%H:%M:%S.%f} {line.api} {line.outcome} {line.code}",
+                    file=output,
+                )
+
+
+@dataclass
+class RunResult:
+    """The figures of one run; times are UTC from this machine's clock."""
+
+    setup: str
+    number: int
+    alert_at: datetime
+    marks: list[tuple[str, datetime | None]] = field(default_factory=list)
+    path: str | None = None
+    contained_at: datetime | None = None
+    first_denied_at: datetime | None = None
+    ok_after_alert: int = 0
+    writes_after_containment: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+    @property
+    def to_denied(self) -> float | None:
+        """Seconds from the alert to the first rejected call of the leaked key."""
+        if self.first_denied_at is None:
+            return None
+        return (self.first_denied_at - self.alert_at).total_seconds()
+
+    def stages(self) -> list[tuple[str, float]]:
+        """Return the seconds between consecutive marks, named by the later mark."""
+        result = []
+        previous = self.alert_at
+        for name, moment in self.marks:
+            if moment is None:
+                continue
+            result.append((name, (moment - previous).total_seconds()))
+            previous = moment
+        return result
+
+    def line(self) -> str:
+        denied = f"{self.to_denied:.2f} s" if self.to_denied is not None else "never"
+        stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in self.stages())
+        text = (
+            f"{self.setup} run {self.number}: first denied call {denied} after the "
+            f"alert; {self.ok_after_alert} calls of the leaked key succeeded after "
+            f"it; path {self.path}; writes after containment: "
+            f"{len(self.writes_after_containment)}; stages (s): {stages}"
+        )
+        if self.writes_after_containment:
+            text += f"\n  succeeded after containment: {self.writes_after_containment}"
+        if self.problem:
+            text += f"\n  problem: {self.problem}"
+        return text
+
+
+def analyse(
+    result: RunResult, lines: list[AttackLine], report: dict[str, Any] | None
+) -> None:
+    """Fill the attacker's figures of ``result`` from the replay and the report."""
+    if report is not None:
+        result.path = (report.get("decision") or {}).get("path")
+        for action in report.get("actions", []):
+            if (
+                action.get("id") in CONTAINING_ACTIONS
+                and action.get("status") == "done"
+            ):
+                moment = parse_time(action["at"])
+                if result.contained_at is None or moment < result.contained_at:
+                    result.contained_at = moment
+    after_alert = [
+        line for line in lines if line.leaked_key and line.at >= result.alert_at
+    ]
+    result.ok_after_alert = sum(line.outcome == "ok" for line in after_alert)
+    denied = [line for line in after_alert if line.outcome == "denied"]
+    result.first_denied_at = denied[0].at if denied else None
+    if result.contained_at is not None:
+        result.writes_after_containment = [
+            f"{line.api}@{line.at:%H:%M:%S.%f}"
+            for line in after_alert
+            if line.write and line.outcome == "ok" and line.at > result.contained_at
+        ]
+    result.marks += [
+        ("containment", result.contained_at),
+        ("next attacker call", result.first_denied_at),
+    ]
+    if report is None:
+        result.problem = "the response wrote no report"
+    elif result.contained_at is None:
+        result.problem = "the report records no containing action as done"
+
+
+def read_report(state_dir: Path) -> dict[str, Any] | None:
+    """Return the newest response report of the leaked key under ``state_dir``."""
+    reports = sorted(
+        state_dir.glob(f"{LEAKED_KEY_ID}*.report.json"),
+        key=lambda path: path.stat().st_mtime,
+    )
+    if not reports:
+        return None
+    return json.loads(reports[-1].read_text(encoding="utf-8"))
+
+
+def report_started(report: dict[str, Any] | None) -> datetime | None:
+    """Return the flow's start from the report's timings."""
+    if report is None:
+        return None
+    started = (report.get("timings") or {}).get("started_at")
+    return parse_time(started) if started else None
+
+
+def emulator_requests(url: str) -> list[dict[str, Any]]:
+    from emulator.testing import control_request
+
+    return control_request(url, "GET", "/__emu/requests?since=0")["requests"]
+
+
+@dataclass
+class Bench:
+    """The settings shared by every run."""
+
+    work: Path
+    playbook: str
+    interval: float
+    warmup_calls: int
+    serve_env: dict[str, str]
+    env: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The command line's ephemeral Prefect database; the served setup's server
+        # keeps its own under another home.
+        self.env = stack.base_environment(self.work / "prefect-cli")
+
+    def run_folder(self, setup: str, number: int) -> Path:
+        folder = self.work / f"{setup}-{number}"
+        for name in ("state", "secrets", "logs"):
+            (folder / name).mkdir(parents=True, mode=0o700)
+        return folder
+
+    def serve_account(self, folder: Path) -> tuple[stack.Child, str, DemoAccount]:
+        """Start an emulator on a fresh copy of the demo account."""
+        overlay = folder / "overlay"
+        overlay.mkdir(mode=0o700)
+        account = build_demo_scenario(overlay)
+        try:
+            child, url = stack.start_emulator(
+                account.scenario_path, self.env, folder / "logs"
+            )
+        finally:
+            # The overlay contains AccessKeySecrets, and the emulator has read it.
+            shutil.rmtree(overlay, ignore_errors=True)
+        return child, url, account
+
+    def start_attack(self, url: str, folder: Path) -> AttackReplay:
+        attack = AttackReplay(
+            url, self.env, folder / "logs", self.playbook, self.interval
+        )
+        attack.wait_for_calls(self.warmup_calls, 60)
+        return attack
+
+    def responder_env(
+        self, url: str, account: DemoAccount, base: dict[str, str]
+    ) -> dict[str, str]:
+        return {
+            **base,
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": account.responder_key_id,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": account.responder_secret,
+            "AKRESPONDER_ENDPOINT": url,
+        }
+
+
+def run_cli(bench: Bench, number: int) -> RunResult:
+    """Run ``akresponder respond`` at alert time, in Prefect's ephemeral mode."""
+    folder = bench.run_folder("cli", number)
+    emulator, url, account = bench.serve_account(folder)
+    attack = None
+    try:
+        attack = bench.start_attack(url, folder)
+        command = [
+            sys.executable,
+            "-m",
+            "akresponder",
+            "respond",
+            LEAKED_KEY_ID,
+            "--auto-approve",
+            "--state-dir",
+            str(folder / "state"),
+            "--report",
+            str(folder / "state" / f"{LEAKED_KEY_ID}.report.json"),
+            "--secret-sink",
+            f"file:{folder / 'secrets'}",
+        ]
+        env = bench.responder_env(url, account, bench.env)
+        alert_at = datetime.now(UTC)
+        with open(folder / "logs" / "respond.log", "w") as log:
+            completed = subprocess.run(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=RESPONSE_TIMEOUT,
+                check=False,
+            )
+        exited_at = datetime.now(UTC)
+        time.sleep(1.0)  # one more round of the attacker against the contained key
+        attack.stop()
+        report = read_report(folder / "state")
+        result = RunResult("cli", number, alert_at)
+        result.marks.append(("Prefect start-up", report_started(report)))
+        analyse(result, attack.lines, report)
+        result.marks.append(("process exit", exited_at))
+        if completed.returncode not in (0, 3):
+            result.problem = (
+                f"akresponder respond exited with {completed.returncode}; see "
+                f"{folder / 'logs' / 'respond.log'}"
+            )
+        return result
+    finally:
+        if attack is not None:
+            attack.stop()
+        emulator.stop()
+
+
+@dataclass
+class ServedStack:
+    """The processes that outlive one run: the Prefect server and the receiver."""
+
+    env: dict[str, str]
+    server: stack.Child
+    api_url: str
+    receiver: stack.Child
+    receiver_url: str
+    token: str
+
+    def stop(self) -> None:
+        self.receiver.stop()
+        self.server.stop()
+
+
+def start_served_stack(bench: Bench) -> ServedStack:
+    logs = bench.work / "served-logs"
+    logs.mkdir()
+    env = stack.base_environment(bench.work / "prefect-server")
+    server, api_url = stack.start_prefect_server(env, logs)
+    try:
+        stack.save_settings_block(
+            api_url, SETTINGS_BLOCK, approval_steps=[], secret_sink_kind="none"
+        )
+        token = secrets.token_urlsafe(24)
+        receiver_env = {
+            **env,
+            "PREFECT_API_URL": api_url,
+            "AKRESPONDER_RECEIVER_TOKEN": token,
+        }
+        receiver, receiver_url = stack.start_receiver(receiver_env, logs)
+    except BaseException:
+        server.stop()
+        raise
+    return ServedStack(env, server, api_url, receiver, receiver_url, token)
+
+
+def run_served(bench: Bench, served: ServedStack, setup: str, number: int) -> RunResult:
+    """POST the alert to the receiver while the deployments are served.
+
+    ``setup`` is ``served`` (responses run in the serve process) or ``subprocess``
+    (``--subprocess-runs``: a new process per run, as Prefect's serve does).
+    """
+    import httpx
+
+    folder = bench.run_folder(setup, number)
+    emulator, url, account = bench.serve_account(folder)
+    serve = attack = None
+    try:
+        env = {
+            **bench.responder_env(url, account, served.env),
+            "PREFECT_API_URL": served.api_url,
+            "AKRESPONDER_STATE_DIR": str(folder / "state"),
+            # Earlier runs completed responses for the same key; each run is a new
+            # incident.
+            "AKRESPONDER_ALERT_DEDUPE_HOURS": "0",
+            **bench.serve_env,
+        }
+        serve_args = ["--settings-block", SETTINGS_BLOCK]
+        if setup == "subprocess":
+            serve_args.append("--subprocess-runs")
+        serve = stack.start_serve(env, folder / "logs", served.api_url, serve_args)
+        attack = bench.start_attack(url, folder)
+        alert = build_alert(account, emulator_requests(url))
+        alert_at = datetime.now(UTC)
+        with httpx.Client(trust_env=False, timeout=60) as http:
+            reply = http.post(
+                served.receiver_url + "/alerts/sls",
+                content=json.dumps(alert).encode(),
+                headers={"Authorization": f"Bearer {served.token}"},
+            )
+        replied_at = datetime.now(UTC)
+        if reply.status_code != 202:
+            raise stack.StackError(
+                f"the receiver returned HTTP {reply.status_code}: {reply.text[:300]}"
+            )
+        runs = wait_for_response(served.api_url, alert_at, serve)
+        time.sleep(1.0)  # one more round of the attacker against the contained key
+        attack.stop()
+        report = read_report(folder / "state")
+        result = RunResult(setup, number, alert_at)
+        result.marks.append(("receiver", replied_at))
+        intake = runs.get("intake")
+        response = runs["response"]
+        if intake is not None:
+            result.marks += [
+                ("intake pickup", run_time(intake, "start_time")),
+                ("intake", run_time(response, "created")),
+            ]
+        result.marks += [
+            ("response pickup", run_time(response, "start_time")),
+            ("flow set-up", report_started(report)),
+        ]
+        analyse(result, attack.lines, report)
+        return result
+    finally:
+        if attack is not None:
+            attack.stop()
+        if serve is not None:
+            serve.stop()
+        emulator.stop()
+
+
+def run_time(run: dict[str, Any], name: str) -> datetime | None:
+    value = run.get(name)
+    return parse_time(value) if value else None
+
+
+def wait_for_response(
+    api_url: str, alert_at: datetime, serve: stack.Child
+) -> dict[str, dict[str, Any]]:
+    """Wait for the response run of this alert to end; return it and the intake run.
+
+    The runs are the newest of each flow with the leaked key's tag created after
+    the alert.
+    """
+    tag = f"key:{LEAKED_KEY_ID}"
+    since = alert_at - timedelta(seconds=1)
+    with stack.prefect_api(api_url) as client:
+
+        def newest(flow_name: str) -> dict[str, Any] | None:
+            runs = [
+                run
+                for run in stack.flow_runs(client, flow_name, [tag])
+                if parse_time(run["created"]) >= since
+            ]
+            return max(runs, key=lambda run: run["created"]) if runs else None
+
+        def response_ended() -> dict[str, Any] | None:
+            serve.check_running()
+            run = newest(stack.RESPONSE_FLOW)
+            if run is not None and stack.state_of(run) in stack.FINAL_STATES:
+                return run
+            return None
+
+        response = stack.wait_for(
+            response_ended, RESPONSE_TIMEOUT, "the response run", 0.5
+        )
+        runs = {"response": response}
+        intake = newest(stack.INTAKE_FLOW)
+        if intake is not None:
+            runs["intake"] = intake
+        if stack.state_of(response) != "COMPLETED":
+            raise stack.StackError(
+                f"the response run ended {stack.state_of(response)}; see "
+                f"{serve.log_path}"
+            )
+    return runs
+
+
+def migrate_ephemeral_database(env: dict[str, str]) -> float:
+    """Create Prefect's SQLite database under the bench's home; return the seconds.
+
+    A responder's machine has the database from its first run, and a new
+    database's migrations take about 20 s on 2 cores, which is not the response.
+    """
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=300,
+        check=True,
+    )
+    return time.monotonic() - started
+
+
+# Output.
+
+
+def cpu_model() -> str:
+    """Read the CPU model name from /proc/cpuinfo, or fall back to ``platform``."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else platform.processor() or "unknown"
+
+
+def machine() -> str:
+    from importlib.metadata import version
+
+    load = os.getloadavg()[0]
+    return (
+        f"{os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, "
+        f"Prefect {version('prefect')}, load average {load:.1f} at start"
+    )
+
+
+@dataclass
+class Summary:
+    """The figures of one setup over its runs."""
+
+    setup: str
+    results: list[RunResult]
+
+    @property
+    def times(self) -> list[float]:
+        return [r.to_denied for r in self.results if r.to_denied is not None]
+
+    def median(self) -> float | None:
+        return statistics.median(self.times) if self.times else None
+
+    def worst(self) -> float | None:
+        return max(self.times) if self.times else None
+
+    def stage_medians(self) -> list[tuple[str, float]]:
+        names: list[str] = []
+        values: dict[str, list[float]] = {}
+        for result in self.results:
+            for name, seconds in result.stages():
+                if name not in values:
+                    names.append(name)
+                    values[name] = []
+                values[name].append(seconds)
+        return [(name, statistics.median(values[name])) for name in names]
+
+    def never_denied(self) -> int:
+        return sum(r.to_denied is None for r in self.results)
+
+    def writes_after(self) -> int:
+        return sum(len(r.writes_after_containment) for r in self.results)
+
+    def ok_after_alert(self) -> list[int]:
+        return sorted(r.ok_after_alert for r in self.results)
+
+    def text(self) -> str:
+        median, worst = self.median(), self.worst()
+        stages = ", ".join(
+            f"{name} {seconds:.2f} s" for name, seconds in self.stage_medians()
+        )
+        return (
+            f"{self.setup}: first denied call median "
+            f"{_seconds(median)}, worst {_seconds(worst)} over {len(self.times)} "
+            f"runs ({self.never_denied()} never denied); calls of the leaked key "
+            f"that succeeded after the alert {self.ok_after_alert()}; writes after "
+            f"containment {self.writes_after()}; median stages: {stages}"
+        )
+
+    def row(self, machine_text: str, command: str) -> str:
+        stages = "; ".join(
+            f"{name} {seconds:.2f}" for name, seconds in self.stage_medians()
+        )
+        counts = ", ".join(str(count) for count in self.ok_after_alert())
+        return (
+            f"| {self.setup} | {len(self.times)} | {_seconds(self.median())} | "
+            f"{_seconds(self.worst())} | {counts} | {self.writes_after()} | "
+            f"{stages} | {machine_text} | `{command}` |"
+        )
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def write_doc(summaries: list[Summary], machine_text: str, command: str) -> None:
+    """Replace (or add) the "Time to containment" section of docs/benchmarks.md."""
+    lines = [
+        "From the SLS alert to the first call of the leaked key that the cloud "
+        "rejects, while the attack replay loops the `backdoor` playbook (four "
+        "writes and two reads per round, 0.1 s between rounds) with the leaked key "
+        "of the invictus-ir scenario. Each run has a fresh emulator. `cli` starts "
+        "`akresponder respond KEY --auto-approve` at alert time (ephemeral Prefect, "
+        "database already migrated). `served` POSTs the alert to `python -m "
+        "deployments.receiver` with a Prefect server and `python -m "
+        "deployments.serve` running; the settings block requires no approval. "
+        "`subprocess` is `served` with `serve --subprocess-runs`: a new Python "
+        "process per run, found by Prefect's runner within its 10 s poll, as "
+        "Prefect's own `serve` runs every deployment. Stages are medians of the "
+        "time between consecutive marks. Containment is the `at` of the "
+        "response's deny-policy (or disable-key) action. Target: a median under "
+        "5 s for `served`.",
+        "",
+        "| setup | runs | median | worst | leaked-key calls that succeeded "
+        "after the alert | writes after containment | median stages (s) | machine "
+        "| command |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(summary.row(machine_text, command) for summary in summaries),
+    ]
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    pattern = re.compile(
+        rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL
+    )
+    section = f"{SECTION}\n\n" + "\n".join(lines) + "\n\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOC.write_text(text.rstrip("\n") + "\n")
+
+
+def _environment_pair(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--setup",
+        choices=SETUPS,
+        action="append",
+        help="setup to measure, repeatable: cli, served (responses in the serve "
+        "process) or subprocess (serve --subprocess-runs); default: all three",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=5, help="runs per setup (default: 5)"
+    )
+    parser.add_argument(
+        "--playbook",
+        default="backdoor",
+        choices=["recon", "backdoor", "cryptomine", "tamper", "full"],
+        help="attack playbook to loop (default: backdoor)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.1,
+        help="seconds between the attacker's rounds (default: 0.1)",
+    )
+    parser.add_argument(
+        "--warmup-calls",
+        type=int,
+        default=12,
+        help="attacker calls before the alert fires (default: 12, two rounds)",
+    )
+    parser.add_argument(
+        "--serve-env",
+        type=_environment_pair,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of deployments.serve, such as "
+        "PREFECT_RUNNER_POLL_FREQUENCY=10 (repeatable)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work folder (logs, reports)"
+    )
+    parser.add_argument(
+        "--write-doc", action="store_true", help="record the result in the docs"
+    )
+    return parser
+
+
+def main() -> int:
+    args = build_parser().parse_args()
+    command = " ".join(shlex.quote(part) for part in ["python", *sys.argv])
+    machine_text = machine()
+    work = Path(tempfile.mkdtemp(prefix="akresponder-ttc-"))
+    for name in stack.PROXY_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "PREFECT_HOME": str(work / "prefect-bench"),
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        }
+    )
+    bench = Bench(
+        work, args.playbook, args.interval, args.warmup_calls, dict(args.serve_env)
+    )
+    setups = args.setup or list(SETUPS)
+    summaries = []
+    try:
+        if "cli" in setups:
+            seconds = migrate_ephemeral_database(bench.env)
+            print(f"Prefect database migrated in {seconds:.1f} s (not measured)")
+            results = []
+            for number in range(1, args.runs + 1):
+                results.append(run_cli(bench, number))
+                print(results[-1].line(), flush=True)
+            summaries.append(Summary("cli", results))
+        served_setups = [setup for setup in SETUPS[1:] if setup in setups]
+        if served_setups:
+            served = start_served_stack(bench)
+            try:
+                for setup in served_setups:
+                    results = []
+                    for number in range(1, args.runs + 1):
+                        results.append(run_served(bench, served, setup, number))
+                        print(results[-1].line(), flush=True)
+                    summaries.append(Summary(setup, results))
+            finally:
+                served.stop()
+    finally:
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    for summary in summaries:
+        print(summary.text())
+    print(f"machine: {machine_text}")
+    print(f"command: {command}")
+    if args.write_doc:
+        write_doc(summaries, machine_text, command)
+    failed = any(
+        r.problem or r.writes_after_containment for s in summaries for r in s.results
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
