@@ -257,8 +257,11 @@ def test_analyse_billing_threshold_is_a_setting() -> None:
     # against a median of 27 and a MAD of 1, a modified z-score of 1.35.
     bills = _steady_bills() + [_daily(datetime(2026, 11, 20, tzinfo=UTC), 3.0)]
 
+    # A ratio of 1 lets the z-score alone decide, as this test is about the z-score.
     strict = analyse_billing(
-        bills, window_start=WINDOW_START, settings=AnalysisSettings(billing_spike_z=1)
+        bills,
+        window_start=WINDOW_START,
+        settings=AnalysisSettings(billing_spike_z=1, billing_spike_min_ratio=1),
     )
     default = analyse_billing(bills, window_start=WINDOW_START)
 

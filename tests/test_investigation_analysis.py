@@ -177,3 +177,28 @@ def test_lineage_fetch_ip_failure_recorded() -> None:
             "error": f"RuntimeError: search for {ATTACKER_IP} failed",
         }
     ]
+
+
+def _bill(day: datetime, amount: float) -> dict[str, Any]:
+    return {
+        "BillingCycle": day.strftime("%Y-%m"),
+        "BillingDate": day.strftime("%Y-%m-%d"),
+        "ProductCode": "ecs",
+        "PretaxAmount": amount,
+        "Currency": "CNY",
+        "Region": "cn-hangzhou",
+    }
+
+
+def test_billing_spike_needs_min_ratio() -> None:
+    """Near-constant spend: 64 against a median of 61.7 is no spike, 150 is."""
+    from akresponder.analysis import analyse_billing
+
+    start = NOW - timedelta(days=30)
+    flat = [_bill(start + timedelta(days=day), 61.73) for day in range(30)]
+    small = flat + [_bill(NOW, 63.93)]
+    large = flat + [_bill(NOW, 150.0)]
+
+    assert analyse_billing(small, window_start=NOW).spikes.empty
+    spikes = analyse_billing(large, window_start=NOW).spikes
+    assert list(spikes["amount"].unique()) == [150.0]

@@ -13,7 +13,10 @@ are estimates.
 Spikes are scored with the modified z-score of Iglewicz and Hoaglin,
 ``0.6745 * (x - median) / MAD``, against the daily spend before the incident. When the
 MAD is 0 the score uses ``1.253314 * mean absolute deviation`` instead (IBM SPSS's
-fallback); when both are 0 any day above the median is a spike.
+fallback); when both are 0 any day above the median scores as a spike. A spike must
+also reach ``billing_spike_min_ratio`` times the baseline median, because spend
+that is nearly constant (monthly bills spread over days) has a tiny MAD, and cent
+changes would otherwise score as outliers.
 """
 
 from __future__ import annotations
@@ -447,7 +450,10 @@ def _spikes(
             for moment, amount, score in zip(
                 during.index, during.to_numpy(), scores, strict=True
             ):
-                if score > settings.billing_spike_z:
+                large = (
+                    median <= 0 or amount >= median * settings.billing_spike_min_ratio
+                )
+                if score > settings.billing_spike_z and large:
                     rows.append(
                         {
                             "date": moment,

@@ -158,6 +158,16 @@ class AnalysisSettings(BaseModel):
         ),
     )
 
+    billing_spike_min_ratio: float = Field(
+        default=1.5,
+        ge=1,
+        description=(
+            "Times the baseline median that a day's spend must also reach to be a "
+            "spike. Not from a published rule: near-constant spend has a tiny MAD, "
+            "so without this a few cents above the median score as an outlier."
+        ),
+    )
+
     # lineage
     lineage_max_depth: int = Field(
         default=5,
