@@ -53,9 +53,10 @@ SLS_PAGE = 100
 # GetHistograms), so a page gets up to 30 tries.
 INCOMPLETE_RETRIES = 5
 INCOMPLETE_PAUSE_SECONDS = 1.0
-# Events found by scanning all of the account's events, the fallback of the source
-# IP search when no trail delivers to SLS.
-ACCOUNT_SCAN_MAX_EVENTS = 20_000
+# Events read by scanning all of the account's events, the fallback of the source IP
+# search when no trail logstore can answer it. At LookupEvents' 2 calls a second and
+# 50 events a page, 5,000 events take about 50 s.
+ACCOUNT_SCAN_MAX_EVENTS = 5_000
 # Trail calls that start or stop delivery to the trail's targets.
 TRAIL_CHANGE_EVENTS = ("StopLogging", "DeleteTrail", "UpdateTrail", "StartLogging")
 
@@ -113,6 +114,8 @@ class EvidenceCollector:
     incident: str
     end: datetime
     use_sls: bool = True
+    # Scan all LookupEvents events for a source IP when no logstore can answer.
+    scan_lookup_for_ips: bool = False
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_route: dict[str, set[str]] = field(
         default_factory=lambda: {"actiontrail": set(), "sls": set()}
@@ -123,6 +126,8 @@ class EvidenceCollector:
     trails: list[TrailSource] | None = None
     _anonymous: int = 0
     _searched: dict[str, datetime] = field(default_factory=dict)
+    # Trails whose logstore missed events because logging stopped in the range.
+    _stopped_trails: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         # Both routes take whole seconds and reject a range whose start is not
@@ -171,8 +176,9 @@ class EvidenceCollector:
         """Return every event of the account from ``source_ip`` since ``start``.
 
         LookupEvents cannot filter by source IP, so the trail's logstore is
-        searched. Without a trail, the account's events are scanned (at most
-        ``ACCOUNT_SCAN_MAX_EVENTS``) and filtered here.
+        searched. When no logstore holds the whole range, the account's events are
+        scanned (at most ``ACCOUNT_SCAN_MAX_EVENTS``) and filtered here, if
+        ``scan_lookup_for_ips`` is set; otherwise the gap is recorded.
         """
         search = Search(
             label=f"sourceIpAddress={source_ip}",
@@ -204,15 +210,33 @@ class EvidenceCollector:
             found, complete = self._search_logstore(trail, search, start)
             sls_records.extend(found)
             sls_complete = sls_complete or complete
-        if search.lookup is None and sls_complete:
-            lookup_records: list[dict[str, Any]] = []
-        else:
+        lookup_records: list[dict[str, Any]] = []
+        if search.lookup is not None:
             lookup_records = self._lookup(search, start)
+        elif not sls_complete and self.scan_lookup_for_ips:
+            lookup_records = self._lookup(search, start)
+        elif not sls_complete:
+            self._scan_skipped(search, start)
         lookup_frame = normalise_events(lookup_records, "actiontrail")
         sls_frame = normalise_events(sls_records, "sls")
         self._keep(lookup_records, "actiontrail")
         self._keep(sls_records, "sls")
         return combine_events(lookup_frame, sls_frame)
+
+    def _scan_skipped(self, search: Search, start: datetime) -> None:
+        self.coverage.append(
+            CoverageEntry(
+                source="actiontrail",
+                status="skipped",
+                target=search.label,
+                start=start,
+                end=self.end,
+                detail="No trail logstore holds this range completely, and scanning "
+                "every LookupEvents event for the address is off "
+                "(investigation.scan_lookup_events_for_ips): identities that used it "
+                "without a suspect key were not searched.",
+            )
+        )
 
     # Trails -----------------------------------------------------------------------
 
@@ -273,6 +297,7 @@ class EvidenceCollector:
             return
         for trail in self.trails:
             if trail.status != "Enable":
+                self._stopped_trails.add(trail.name)
                 self.gaps.append(
                     CoverageGap(
                         source=f"sls:{trail.project}/{trail.logstore}",
@@ -314,6 +339,7 @@ class EvidenceCollector:
             caller = _caller(record)
             if action in ("StopLogging", "DeleteTrail") and moment is not None:
                 stopped.setdefault(trail, (moment, record))
+                self._stopped_trails.add(trail)
             elif action == "StartLogging" and trail in stopped and moment is not None:
                 began, stop = stopped.pop(trail)
                 self._logging_gap(trail, began, moment, stop)
@@ -548,7 +574,7 @@ class EvidenceCollector:
                 detail=detail,
             )
         )
-        return records, not problems
+        return records, not problems and trail.name not in self._stopped_trails
 
     def _logstore_page(
         self, trail: TrailSource, query: str, begin: datetime, offset: int

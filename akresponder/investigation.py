@@ -415,6 +415,17 @@ class InvestigationOptions(BaseModel):
         description="Also search the trails' SLS logstores (older history and a "
         "second route for every search).",
     )
+    search_attacker_ips: bool = Field(
+        default=True,
+        description="Search the account's events from each attacker IP for other "
+        "identities that used it (through the trail logstores).",
+    )
+    scan_lookup_events_for_ips: bool = Field(
+        default=False,
+        description="When no trail logstore holds the incident window, scan every "
+        "LookupEvents event since the incident start for the attacker IPs (at most "
+        "5,000 events; LookupEvents allows 2 calls a second).",
+    )
     respond_to_related: bool = Field(
         default=True,
         description="After approval, start a response for each AccessKey the "
@@ -457,7 +468,11 @@ def run_investigation(
     settings = options.analysis
     result = Investigation(not_visible=list(NOT_VISIBLE))
     collector = EvidenceCollector(
-        connection, incident, end=window_end, use_sls=options.search_sls
+        connection,
+        incident,
+        end=window_end,
+        use_sls=options.search_sls,
+        scan_lookup_for_ips=options.scan_lookup_events_for_ips,
     )
     history_start = window_start - timedelta(days=settings.baseline_days)
 
@@ -507,8 +522,9 @@ def run_investigation(
             seed,
             start=start,
             end=window_end,
-            history_start=history_start,
+            lookback_start=window_start,
             settings=settings,
+            search_ips=options.search_attacker_ips,
         )
     except Exception as error:  # noqa: BLE001 - the report must still be written
         logger.exception(
@@ -589,18 +605,29 @@ def _analyse(
     *,
     start: datetime,
     end: datetime,
-    history_start: datetime,
+    lookback_start: datetime,
     settings: AnalysisSettings,
+    search_ips: bool,
 ) -> AnalysisInvestigation:
-    """Run the lineage walk and the detectors, fetching events as the walk needs."""
+    """Run the lineage walk and the detectors, fetching events as the walk needs.
+
+    Credentials the walk finds are read over the look-back window only: they were
+    made or first seen during the incident, and the compromised key's own history
+    already gives the account's baseline. Each read costs LookupEvents calls at 2
+    a second.
+    """
+
+    def fetch_ip(ip: str) -> pd.DataFrame:
+        return collector.ip_events(ip, start)
+
     return investigate(
         access_key_id,
         seed,
         window_start=start,
         window_end=end,
-        fetch_key=lambda key: collector.key_events(key, history_start),
-        fetch_user=lambda user: collector.user_events(user, history_start),
-        fetch_ip=lambda ip: collector.ip_events(ip, start),
+        fetch_key=lambda key: collector.key_events(key, lookback_start),
+        fetch_user=lambda user: collector.user_events(user, lookback_start),
+        fetch_ip=fetch_ip if search_ips else None,
         settings=settings,
     )
 

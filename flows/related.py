@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,10 @@ class RelatedResponses:
         approvals: ApprovalSettings,
         report_path: Path,
         log: logging.Logger | logging.LoggerAdapter,
+        incident_start: datetime | None = None,
     ) -> None:
         self.params = params
+        self.incident_start = incident_start
         self.incident = incident
         self.journal = journal
         self.runner = runner
@@ -210,13 +213,20 @@ class RelatedResponses:
         return response
 
     def _child_params(self, key: str, mode: str, incident: str) -> Any:
+        """Build the child's request: the parent's settings for another key.
+
+        The child starts from the parent's incident window, because the key was
+        made during it, and does not search the attacker IPs again, because the
+        parent already did.
+        """
         values = self.params.model_dump()
+        values["investigation"]["search_attacker_ips"] = False
         values.update(
             access_key_id=key,
             mode=mode,
             rotatable_now="unknown",
             incident_id=incident,
-            incident_start=None,
+            incident_start=self.incident_start,
             report_path=str(self._child_report_path(key)),
             parent_incident_id=self.incident,
         )

@@ -365,6 +365,11 @@ class ResponseRun(PathSteps):
             approvals=self.approvals,
             report_path=self._report_path(),
             log=self.log,
+            incident_start=(
+                self.investigation.record.incident_start
+                if self.investigation.record is not None
+                else None
+            ),
         ).run(self.investigation.related_credentials, self.next_steps)
 
     def _evidence_root(self) -> Path:
