@@ -54,8 +54,8 @@ SLS_PAGE = 100
 INCOMPLETE_RETRIES = 5
 INCOMPLETE_PAUSE_SECONDS = 1.0
 # Events read by scanning all of the account's events, the fallback of the source IP
-# search when no trail logstore can answer it. At LookupEvents' 2 calls a second and
-# 50 events a page, 5,000 events take about 50 s.
+# search when no trail logstore contains the range. At LookupEvents' 2 calls a
+# second and 50 events a page, 5,000 events take about 50 s.
 ACCOUNT_SCAN_MAX_EVENTS = 5_000
 # Trail calls that start or stop delivery to the trail's targets.
 TRAIL_CHANGE_EVENTS = ("StopLogging", "DeleteTrail", "UpdateTrail", "StartLogging")
@@ -114,7 +114,7 @@ class EvidenceCollector:
     incident: str
     end: datetime
     use_sls: bool = True
-    # Scan all LookupEvents events for a source IP when no logstore can answer.
+    # Scan all LookupEvents events for a source IP when no logstore has the range.
     scan_lookup_for_ips: bool = False
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_route: dict[str, set[str]] = field(
@@ -176,7 +176,7 @@ class EvidenceCollector:
         """Return every event of the account from ``source_ip`` since ``start``.
 
         LookupEvents cannot filter by source IP, so the trail's logstore is
-        searched. When no logstore holds the whole range, the account's events are
+        searched. When no logstore contains the whole range, the account's events are
         scanned (at most ``ACCOUNT_SCAN_MAX_EVENTS``) and filtered here, if
         ``scan_lookup_for_ips`` is set; otherwise the gap is recorded.
         """

@@ -1,7 +1,7 @@
 """Child responses for the AccessKeys that the compromised credentials created.
 
 The investigation's lineage walk finds every key the attacker minted, down to the
-depth limit. Each asks for approval by the mechanism of the destructive steps
+depth limit. Each needs approval by the mechanism of the destructive steps
 (``auto_approve``, a person through a deployment, or no). An approved key gets a
 response run of its own with the parent's settings: a subflow call of
 ``respond_to_compromised_key`` in this process, or ``run_deployment`` of the
@@ -95,11 +95,11 @@ class RelatedResponses:
         minted = minted_keys(related)
         if not minted:
             return
-        why = self._not_started_reason()
-        if why:
+        reason = self._not_started_reason()
+        if reason:
             for credential in minted:
                 credential.response = ChildResponse(
-                    status="skipped", mode=child_mode(credential), detail=why
+                    status="skipped", mode=child_mode(credential), detail=reason
                 )
                 next_steps.append(
                     f"The compromised credentials created AccessKey "
