@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -51,6 +52,18 @@ def _prepare_environment() -> None:
     # A fresh ephemeral Prefect database needs about 20 s of migrations on 2 cores,
     # which is Prefect's default startup timeout.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _positive_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not (rate > 0 and math.isfinite(rate)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive number of calls per second, such as 2"
+        )
+    return rate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-running",
         action="store_true",
         help="leave the emulator running after the demo and print how to stop it",
+    )
+    demo.add_argument(
+        "--lookup-events-rate",
+        type=_positive_rate,
+        default=50.0,
+        metavar="N",
+        help="ActionTrail LookupEvents calls per second that the emulator allows and "
+        "the responder makes (default: 50; the cloud allows 2)",
     )
     for name, summary in PLACEHOLDERS.items():
         commands.add_parser(name, help=f"{summary} (not implemented yet)")
@@ -427,7 +448,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from akresponder.demo import run_demo
 
             _quiet_console(args.verbose)
-            return run_demo(Path(args.out), keep_running=args.keep_running)
+            return run_demo(
+                Path(args.out),
+                keep_running=args.keep_running,
+                lookup_rate=args.lookup_events_rate,
+            )
         return _run_policy()
     except UsageError as error:
         _fail(str(error))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -50,7 +51,7 @@ from akresponder.demo_scenario import (
     build_demo_scenario,
 )
 from akresponder.demo_summary import find_report, summary_lines
-from emulator.testing import PROXY_VARIABLES
+from emulator.testing import PROXY_VARIABLES, control_request
 
 DEFAULT_OUT = Path("demo-output")
 ATTACKER_IP = "203.0.113.66"  # TEST-NET-3, reserved for documentation
@@ -58,7 +59,13 @@ SETTINGS_BLOCK = "akresponder-demo"
 CREDENTIALS_BLOCK = "akresponder-demo-responder"
 APPROVER = "akresponder demo"
 EMULATOR_STARTUP_SECONDS = 60
-APPROVAL_TIMEOUT_SECONDS = 600
+# ActionTrail allows 2 LookupEvents calls per second per account by default, and
+# the responder paces itself to that (AKRESPONDER_ACTIONTRAIL_RPS). The demo's
+# investigation makes several hundred calls, so it raises the limit in the emulator
+# and in the responder alike and prints how long the calls would take at 2.
+CLOUD_LOOKUP_RATE = 2.0
+DEFAULT_LOOKUP_RATE = 50.0
+APPROVAL_TIMEOUT_SECONDS = 120
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -130,12 +137,15 @@ def _emulator_environment() -> dict[str, str]:
     return env
 
 
-def start_emulator(scenario: Path, log_path: Path) -> EmulatorChild:
+def start_emulator(
+    scenario: Path, log_path: Path, *, detach: bool = False
+) -> EmulatorChild:
     """Start ``python -m emulator serve`` on a free port and wait until it listens.
 
-    Its stdout and stderr go to ``log_path``, so it can outlive this process
-    (``--keep-running``). Raises ``DemoError`` with the log's end when it exits or
-    does not listen within ``EMULATOR_STARTUP_SECONDS``.
+    Its stdout and stderr go to ``log_path``. ``detach`` starts it in a session of
+    its own, so that it outlives this process and the terminal (``--keep-running``).
+    Otherwise Ctrl-C in the terminal stops both. Raises ``DemoError`` with the
+    log's end when it exits or does not listen within ``EMULATOR_STARTUP_SECONDS``.
     """
     command = [
         sys.executable,
@@ -156,7 +166,7 @@ def start_emulator(scenario: Path, log_path: Path) -> EmulatorChild:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=_emulator_environment(),
-            start_new_session=True,
+            start_new_session=detach,
         )
     deadline = time.monotonic() + EMULATOR_STARTUP_SECONDS
     while time.monotonic() < deadline:
@@ -183,8 +193,6 @@ def start_emulator(scenario: Path, log_path: Path) -> EmulatorChild:
 
 def emulator_requests(url: str) -> list[dict[str, Any]]:
     """Return the emulator's request log (``GET /__emu/requests``)."""
-    from emulator.testing import control_request
-
     return control_request(url, "GET", "/__emu/requests?since=0")["requests"]
 
 
@@ -572,13 +580,21 @@ def run_demo(
     out: Path = DEFAULT_OUT,
     *,
     keep_running: bool = False,
+    lookup_rate: float = DEFAULT_LOOKUP_RATE,
     stream: TextIO | None = None,
 ) -> int:
     """Run the demo, print its progress and summary, and return the exit status.
 
-    0: the response completed; 1: a step failed (the message names it); 3: the
-    response needs a person (the summary lists the next steps).
+    ``lookup_rate`` is the LookupEvents calls per second that the emulator allows
+    and the responder makes. Returns 0 when the response completed, 1 when a step
+    failed (the message names it) and 3 when the response needs a person (the
+    summary lists the next steps).
     """
+    if not (lookup_rate > 0 and math.isfinite(lookup_rate)):
+        raise ValueError(
+            f"lookup_rate {lookup_rate!r} is not a positive number of calls per "
+            f"second; use {CLOUD_LOOKUP_RATE:g} for the cloud's default"
+        )
     console = Console(stream or sys.stdout)
     started = time.monotonic()
     folders = DemoFolders.create(out)
@@ -595,8 +611,10 @@ def run_demo(
         # The Tea SDK ignores NO_PROXY, so a proxy would capture the calls to
         # the emulator on 127.0.0.1.
         with environment({}, remove=PROXY_VARIABLES):
-            emulator, account = _serve_account(folders, console)
-            status = _respond(emulator, account, folders, console)
+            emulator, account = _serve_account(
+                folders, console, keep_running, lookup_rate
+            )
+            status = _respond(emulator, account, folders, console, lookup_rate)
         keep = keep_running
     except DemoError as error:
         console.line()
@@ -620,7 +638,7 @@ def run_demo(
 
 
 def _serve_account(
-    folders: DemoFolders, console: Console
+    folders: DemoFolders, console: Console, keep_running: bool, lookup_rate: float
 ) -> tuple[EmulatorChild, DemoAccount]:
     console.line(
         "[1/5] Starting the emulator on the invictus-ir attack recording "
@@ -630,10 +648,25 @@ def _serve_account(
     try:
         account = build_demo_scenario(overlay)
         redact.register_secret(account.responder_secret)
-        emulator = start_emulator(account.scenario_path, folders.run / "emulator.log")
+        emulator = start_emulator(
+            account.scenario_path, folders.run / "emulator.log", detach=keep_running
+        )
     finally:
         # The overlay contains AccessKeySecrets, and the emulator has read it now.
         shutil.rmtree(overlay, ignore_errors=True)
+    try:
+        control_request(
+            emulator.url,
+            "POST",
+            "/__emu/config",
+            {"lookup_events_rate_limit": lookup_rate},
+        )
+    except (OSError, RuntimeError) as error:
+        emulator.stop()
+        raise DemoError(
+            f"the emulator at {emulator.url} rejected the LookupEvents rate "
+            f"{lookup_rate:g}: {error}; see {emulator.log_path}"
+        ) from None
     days = account.shift.total_seconds() / 86400
     console.line(f"{emulator.url} (pid {emulator.process.pid})", 6)
     moved = f"{account.event_count:,} recorded events moved {days:,.1f} days forward"
@@ -646,6 +679,11 @@ def _serve_account(
         f"(akresponder policy), key {account.responder_key_id}",
         6,
     )
+    console.line(
+        f"ActionTrail LookupEvents: {lookup_rate:g} calls per second in the emulator "
+        f"and the responder (the cloud allows {CLOUD_LOOKUP_RATE:g} by default)",
+        6,
+    )
     return emulator, account
 
 
@@ -654,6 +692,7 @@ def _respond(
     account: DemoAccount,
     folders: DemoFolders,
     console: Console,
+    lookup_rate: float,
 ) -> int:
     console.line()
     console.line(
@@ -686,6 +725,7 @@ def _respond(
     )
     updates = {
         "AKRESPONDER_ENDPOINT": emulator.url,
+        "AKRESPONDER_ACTIONTRAIL_RPS": f"{lookup_rate:g}",
         "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -698,6 +738,13 @@ def _respond(
         console.line(
             f"incident {outcome['incident_id']}, flow run "
             f"{outcome['flow_run_id']}; {len(questions)} approval(s) answered",
+            6,
+        )
+        lookups = _lookup_calls(emulator.url, account.responder_key_id)
+        console.line(
+            f"the responder made {lookups} LookupEvents calls: about "
+            f"{lookups / CLOUD_LOOKUP_RATE:.0f} s of calls at the cloud's "
+            f"{CLOUD_LOOKUP_RATE:g} per second",
             6,
         )
         report_path = find_report(
@@ -719,6 +766,16 @@ def _respond(
     for indent, text in summary_lines(report, report_path, markdown_path):
         console.line(text, indent)
     return EXIT_OK if report.get("complete") else EXIT_NEEDS_PERSON
+
+
+def _lookup_calls(url: str, access_key_id: str) -> int:
+    """Count the LookupEvents calls of ``access_key_id`` in the request log."""
+    return sum(
+        1
+        for item in emulator_requests(url)
+        if item.get("access_key_id") == access_key_id
+        and item.get("action") == "LookupEvents"
+    )
 
 
 def _run_intake(

@@ -162,7 +162,6 @@ def new_access_key() -> tuple[str, str]:
 
 def responder_policy_document() -> dict[str, Any]:
     """Return the minimal RAM policy of the responder, as ``akresponder policy``."""
-    import flows.undo  # noqa: F401 - registers the DeletePolicy task's permission
     from akresponder.permissions import minimal_policy
 
     return minimal_policy()

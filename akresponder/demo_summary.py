@@ -28,38 +28,29 @@ def find_report(state_dir: Path, access_key_id: str, incident_id: str) -> Path |
     return found[0] if found else None
 
 
+def _investigation(report: dict[str, Any]) -> dict[str, Any]:
+    value = report.get("investigation")
+    return value if isinstance(value, dict) else {}
+
+
 def picture_paths(report: dict[str, Any], report_path: Path) -> list[str]:
-    """List the pictures that the report names or that lie beside it."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, str) and value.endswith(PICTURE_SUFFIXES):
-            if value not in found and len(value) < 4096:
-                found.append(value)
-
-    walk(report)
+    """List the report's pictures (schema 1.1), else the PNG files beside it."""
+    pictures = _investigation(report).get("pictures")
+    if isinstance(pictures, dict) and pictures:
+        return [str(path) for path in pictures.values()]
     stem = report_path.name.removesuffix(".report.json")
-    for path in sorted(report_path.parent.glob(f"{stem}*")):
-        if path.suffix in PICTURE_SUFFIXES and str(path) not in found:
-            found.append(str(path))
-    return found
+    return [
+        str(path)
+        for path in sorted(report_path.parent.glob(f"{stem}.*"))
+        if path.suffix in PICTURE_SUFFIXES and ".related-" not in path.name
+    ]
 
 
 def evidence_location(report: dict[str, Any]) -> str | None:
-    """Return the location of the evidence bundle named in the report, or None."""
-    value = report.get("evidence")
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        for name in ("path", "location", "directory", "manifest"):
-            if isinstance(value.get(name), str):
-                return value[name]
+    """Return the folder of the evidence bundle named in the report, or None."""
+    evidence = _investigation(report).get("evidence")
+    if isinstance(evidence, dict) and evidence.get("folder"):
+        return str(evidence["folder"])
     return None
 
 
@@ -114,27 +105,107 @@ def summary_lines(
 
 
 def lineage_lines(report: dict[str, Any]) -> list[str]:
-    """Describe the compromised key and the keys tied to it."""
+    """Describe the AccessKeys the investigation followed and their responses.
+
+    Temporary STS tokens are counted, not listed: they expire by themselves.
+    """
     owner = (report.get("owner") or {}).get("user_name") or "unknown owner"
     lines = [f"{report.get('access_key_id')} ({owner}): the compromised key"]
-    for credential in report.get("related_credentials") or []:
+    related = {
+        str(item.get("access_key_id")): item
+        for item in report.get("related_credentials") or []
+        if isinstance(item, dict)
+    }
+    lineage = _investigation(report).get("lineage")
+    nodes = []
+    if isinstance(lineage, dict):
+        nodes = [node for node in lineage.get("nodes") or [] if isinstance(node, dict)]
+    keys = [
+        str(node.get("label"))
+        for node in sorted(nodes, key=lambda item: item.get("depth") or 0)
+        if node.get("type") == "access_key"
+    ]
+    keys += [key for key in related if key not in keys]
+    for key in keys:
+        if key == report.get("access_key_id") or key.startswith("STS."):
+            continue
+        lines.append("-> " + _related_key_line(key, related.get(key), nodes))
+    tokens = sum(1 for key in keys if key.startswith("STS."))
+    if tokens:
+        lines.append(f"{tokens} STS tokens of linked users and roles (they expire)")
+    if isinstance(lineage, dict):
         lines.append(
-            f"-> {credential.get('access_key_id')} (user "
-            f"{credential.get('user_name') or '-'}, {credential.get('relation')}, "
-            f"status {credential.get('status') or '-'})"
+            f"lineage graph: {len(nodes)} nodes, {len(lineage.get('edges') or [])} "
+            "edges (picture and data in the report)"
         )
     if len(lines) == 1:
         lines.append("no other key was created or used by the attacker")
     return lines
 
 
+def _related_key_line(
+    key: str, credential: dict[str, Any] | None, nodes: list[dict[str, Any]]
+) -> str:
+    node = next((item for item in nodes if item.get("label") == key), {})
+    parts = [key]
+    if credential and credential.get("user_name"):
+        parts.append(f"user {credential['user_name']}")
+    if node.get("depth") is not None:
+        parts.append(f"depth {node['depth']}")
+    text = ", ".join(parts)
+    reason = node.get("reason") or (credential or {}).get("relation")
+    if reason:
+        text += f": {reason}"
+    response = (credential or {}).get("response")
+    if isinstance(response, dict):
+        text += (
+            f"; child response {response.get('status')}, path "
+            f"{response.get('path') or '-'}"
+        )
+    elif node.get("response"):
+        text += f"; recommended: {node['response']}"
+    return text
+
+
+def _by_currency(amounts: Any) -> str:
+    if not isinstance(amounts, dict) or not amounts:
+        return "none"
+    return ", ".join(_money(amount, currency) for currency, amount in amounts.items())
+
+
 def cost_lines(report: dict[str, Any]) -> list[str]:
-    """Describe the spend of the billing cycles the response checked."""
-    billing = report.get("billing")
-    if not isinstance(billing, dict):
+    """Describe the cost the attacker caused and the spend in the incident window."""
+    lines = []
+    billing = _investigation(report).get("billing")
+    if isinstance(billing, dict):
+        lines.append(
+            "attributable to the compromised credentials: "
+            f"{_by_currency(billing.get('attributable_total'))}"
+        )
+        for item in billing.get("attributed") or []:
+            if isinstance(item, dict):
+                lines.append(
+                    f"  {item.get('instance_id')} in {item.get('region')}: "
+                    f"{_money(item.get('amount'), item.get('currency'))}"
+                )
+        present = [
+            str(item.get("instance_id"))
+            for item in billing.get("still_present") or []
+            if isinstance(item, dict)
+        ]
+        if present:
+            lines.append(
+                f"instances they created that still exist: {', '.join(present)}"
+            )
+        lines.append(
+            f"spend since the incident start: "
+            f"{_by_currency(billing.get('incident_total'))} (baseline before it: "
+            f"{_by_currency(billing.get('baseline_total'))})"
+        )
+        return lines
+    summary = report.get("billing")
+    if not isinstance(summary, dict):
         return ["billing was not checked"]
-    currency = billing.get("currency")
-    cycles = ", ".join(billing.get("billing_cycles") or []) or "-"
-    return [
-        f"spend in billing cycles {cycles}: {_money(billing.get('total'), currency)}"
-    ]
+    cycles = ", ".join(summary.get("billing_cycles") or []) or "-"
+    total = _money(summary.get("total"), summary.get("currency"))
+    return [f"spend in billing cycles {cycles}: {total}"]

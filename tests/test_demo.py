@@ -5,7 +5,9 @@ the summary. The whole demo runs in tests/test_demo_end_to_end.py.
 from __future__ import annotations
 
 import json
+import shutil
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,10 +45,15 @@ SCENARIO_NOW = datetime(2023, 7, 10, 12, 38, 50, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def overlay(tmp_path_factory: pytest.TempPathFactory) -> DemoAccount:
-    """The overlay of the shipped scenario, moved to ``NOW``."""
+def overlay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoAccount]:
+    """The overlay of the shipped scenario, moved to ``NOW``.
+
+    The folder is removed afterwards because it contains AccessKeySecrets, as the
+    demo removes its own overlay.
+    """
     folder = tmp_path_factory.mktemp("overlay")
-    return build_demo_scenario(folder, now=NOW)
+    yield build_demo_scenario(folder, now=NOW)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_shift_timestamps_keeps_each_format() -> None:
@@ -240,6 +247,8 @@ def test_start_emulator_bad_scenario_names_log(tmp_path: Path) -> None:
 
 
 def sample_report(report_path: Path) -> dict:
+    """A report of schema 1.1 with one minted key, one STS token and a picture."""
+    picture = report_path.parent / "timeline.png"
     return {
         "access_key_id": LEAKED_KEY_ID,
         "owner": {"type": "ram-user", "user_name": LEAKED_USER},
@@ -250,18 +259,55 @@ def sample_report(report_path: Path) -> dict:
         ],
         "findings": [
             {"severity": "low", "kind": "several-regions", "summary": "2 regions"},
-            {"severity": "critical", "kind": "access-key-created", "summary": "new"},
+            {"severity": "critical", "kind": "access_key_created", "summary": "new"},
         ],
         "related_credentials": [
             {
                 "access_key_id": "LTAI5tBACKDOOR0000000001",
                 "user_name": "svc-backup-1",
                 "relation": "created-by-compromised-key",
-                "status": "Active",
-            }
+                "response": {"status": "done", "path": "delete"},
+            },
+            {
+                "access_key_id": "STS.NToken0000000001",
+                "user_name": LEAKED_USER,
+                "relation": "used-by-linked-user",
+                "response": None,
+            },
         ],
-        "billing": {"billing_cycles": ["2026-12"], "currency": "CNY", "total": 1234.5},
-        "evidence": {"path": str(report_path.parent / "evidence")},
+        "billing": {"billing_cycles": ["2026-12"], "currency": "CNY", "total": 9.0},
+        "investigation": {
+            "pictures": {"timeline": str(picture)},
+            "evidence": {"folder": str(report_path.parent / "evidence")},
+            "lineage": {
+                "nodes": [
+                    {"type": "access_key", "label": LEAKED_KEY_ID, "depth": 0},
+                    {
+                        "type": "access_key",
+                        "label": "LTAI5tBACKDOOR0000000001",
+                        "depth": 1,
+                        "reason": "created for svc-backup-1",
+                        "response": "disable_and_delete_key",
+                    },
+                    {"type": "user", "label": "svc-backup-1", "depth": 1},
+                ],
+                "edges": [{"source": "a", "target": "b"}],
+            },
+            "billing": {
+                "attributable_total": {"CNY": 12.5},
+                "attributed": [
+                    {
+                        "instance_id": "i-miner1",
+                        "region": "ap-southeast-5",
+                        "amount": 12.5,
+                        "currency": "CNY",
+                    }
+                ],
+                "still_present": [{"instance_id": "i-miner1"}],
+                "incident_total": {"CNY": 1234.5},
+                "baseline_total": {"CNY": 1000.0},
+            },
+        },
         "complete": True,
         "next_steps": ["Rotate the key."],
     }
@@ -269,26 +315,54 @@ def sample_report(report_path: Path) -> dict:
 
 def test_summary_lines_show_decision_and_files(tmp_path: Path) -> None:
     report_path = tmp_path / f"{LEAKED_KEY_ID}.inc-1.report.json"
-    report_path.write_text("{}")
-    picture = tmp_path / f"{LEAKED_KEY_ID}.inc-1.timeline.png"
-    picture.write_bytes(b"png")
     report = sample_report(report_path)
 
-    lines = summary_lines(report, report_path, None)
+    lines = summary_lines(report, report_path, tmp_path / "report.md")
     text = "\n".join(line for _, line in lines)
 
     assert f"JSON:      {report_path}" in text
-    assert "Markdown:  not written" in text
-    assert f"Pictures:  {picture}" in text
+    assert f"Markdown:  {tmp_path / 'report.md'}" in text
+    assert f"Pictures:  {tmp_path / 'timeline.png'}" in text
     assert f"Evidence:  {tmp_path / 'evidence'}" in text
     assert "Decision: contain" in text
     assert "- It was used." in text
     assert "done      Attach the deny policy" in text
     findings = [line for _, line in lines if line.startswith(("critical", "low"))]
-    assert findings[0].startswith("critical access-key-created")
-    assert "-> LTAI5tBACKDOOR0000000001 (user svc-backup-1" in text
-    assert "spend in billing cycles 2026-12: 1,234.50 CNY" in text
+    assert findings[0].startswith("critical access_key_created")
+
+
+def test_summary_lines_lineage_and_cost(tmp_path: Path) -> None:
+    report = sample_report(tmp_path / "r.report.json")
+
+    text = "\n".join(line for _, line in summary_lines(report, tmp_path, None))
+
+    assert (
+        "-> LTAI5tBACKDOOR0000000001, user svc-backup-1, depth 1: created for "
+        "svc-backup-1; child response done, path delete"
+    ) in text
+    assert "1 STS tokens of linked users and roles" in text
+    assert "STS.NToken0000000001" not in text
+    assert "lineage graph: 3 nodes, 1 edges" in text
+    assert "attributable to the compromised credentials: 12.50 CNY" in text
+    assert "i-miner1 in ap-southeast-5: 12.50 CNY" in text
+    assert "still exist: i-miner1" in text
+    assert "spend since the incident start: 1,234.50 CNY" in text
     assert "1. Rotate the key." in text
+
+
+def test_summary_lines_report_1_0(tmp_path: Path) -> None:
+    report_path = tmp_path / f"{LEAKED_KEY_ID}.inc-1.report.json"
+    picture = tmp_path / f"{LEAKED_KEY_ID}.inc-1.timeline.png"
+    picture.write_bytes(b"png")
+    report = sample_report(report_path)
+    del report["investigation"]
+
+    text = "\n".join(line for _, line in summary_lines(report, report_path, None))
+
+    assert f"Pictures:  {picture}" in text
+    assert "Evidence:  none" in text
+    assert "-> LTAI5tBACKDOOR0000000001, user svc-backup-1: " in text
+    assert "spend in billing cycles 2026-12: 9.00 CNY" in text
 
 
 def test_summary_lines_missing_fields(tmp_path: Path) -> None:

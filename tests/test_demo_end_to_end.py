@@ -24,22 +24,20 @@ import pytest
 from akresponder.demo_scenario import LEAKED_KEY_ID, LEAKED_USER, SHIPPED_SCENARIO
 from emulator.testing import PROXY_VARIABLES, control_request
 
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "docs" / "report.schema.json"
-DEMO_TIMEOUT_SECONDS = 280
+DEMO_TIMEOUT_SECONDS = 400
 KEEP_RUNNING = re.compile(r"The emulator keeps running at (\S+) \(pid (\d+)\)\.")
-
-# NOTE: two defects outside the demo make the response fail or its report invalid.
-# Remove each mark when its defect is fixed; strict marks then fail as XPASS.
-PAUSE_KEY_DEFECT = pytest.mark.xfail(
-    strict=True,
-    reason="request_approval uses the step id as Prefect's pause key, and Prefect "
-    "rejects input keys with upper-case letters such as "
-    "paused-detach-AdministratorAccess-schema, so the contain path's approval of "
-    "detaching a system policy fails in a paused run",
+# Step 1 prints this line as soon as the emulator listens.
+EMULATOR_LINE = re.compile(
+    r"^\s+(http://127\.0\.0\.1:\d+) \(pid (\d+)\)$", re.MULTILINE
 )
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(DEMO_TIMEOUT_SECONDS + 60)]
+
+# NOTE: redact.scrub masks report values under keys that contain "secret", which
+# makes the report invalid. Remove the mark when that is fixed; the strict mark
+# then fails as XPASS.
 REPORT_MASK_DEFECT = pytest.mark.xfail(
     strict=True,
     reason="redact.scrub masks every value under a key that contains 'secret', so "
@@ -51,12 +49,18 @@ REPORT_MASK_DEFECT = pytest.mark.xfail(
 class DemoRun:
     """The finished demo: its output, its folder and the emulator it left running."""
 
-    def __init__(self, result: subprocess.CompletedProcess[str], out: Path) -> None:
+    def __init__(
+        self, result: subprocess.CompletedProcess[str], out: Path, timed_out: bool
+    ) -> None:
         self.result = result
         self.out = out
-        match = KEEP_RUNNING.search(result.stdout)
-        self.url = match.group(1) if match else None
-        self.pid = int(match.group(2)) if match else None
+        self.timed_out = timed_out
+        # The emulator's pid comes from step 1, so that it is stopped even when the
+        # demo failed or was killed later.
+        started = EMULATOR_LINE.search(result.stdout)
+        self.pid = int(started.group(2)) if started else None
+        kept = KEEP_RUNNING.search(result.stdout)
+        self.url = kept.group(1) if kept else None
 
     def field(self, label: str) -> str:
         """Return the value printed after ``label:`` in the summary."""
@@ -104,36 +108,58 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
             "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
         }
     )
-    command = [sys.executable, "-m", "akresponder", "demo", "--out", str(out)]
-    result = subprocess.run(
-        [*command, "--keep-running"],
+    command = [
+        sys.executable,
+        *("-m", "akresponder", "demo", "--out", str(out), "--keep-running"),
+    ]
+    process = subprocess.Popen(
+        command,
         cwd=REPO,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=DEMO_TIMEOUT_SECONDS,
     )
-    run = DemoRun(result, out)
+    timed_out = False
+    try:
+        stdout, stderr = process.communicate(timeout=DEMO_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        process.kill()
+        stdout, stderr = process.communicate()
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    run = DemoRun(result, out, timed_out)
     try:
         yield run
     finally:
         run.stop_emulator()
 
 
-@PAUSE_KEY_DEFECT
 def test_demo_exits_0_with_summary(demo: DemoRun) -> None:
     output = demo.result.stdout + demo.result.stderr
 
+    assert not demo.timed_out, f"no exit in {DEMO_TIMEOUT_SECONDS} s: {output[-4000:]}"
     assert demo.result.returncode == 0, output[-4000:]
     assert "[5/5] Report" in demo.result.stdout
     assert demo.field("Decision") == "contain"
     assert demo.field("Complete") == "yes"
     assert "Approval needed: Detach System policy AdministratorAccess" in output
     assert "-> yes (akresponder demo)" in output
+    assert re.search(r"the responder made \d+ LookupEvents calls", output)
     assert re.search(r"Demo finished in \d+ s\.", demo.result.stdout)
 
 
-@PAUSE_KEY_DEFECT
+def test_demo_pictures_and_evidence_exist(demo: DemoRun) -> None:
+    pictures = demo.field("Pictures").split(", ")
+    evidence = Path(demo.field("Evidence"))
+
+    assert pictures != ["none"], demo.result.stdout[-4000:]
+    for picture in pictures:
+        assert Path(picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
+    assert (evidence / "manifest.json").is_file()
+    assert evidence.is_relative_to(demo.out)
+
+
 @REPORT_MASK_DEFECT
 def test_demo_report_matches_schema(demo: DemoRun) -> None:
     report_path = Path(demo.field("JSON"))
@@ -148,7 +174,6 @@ def test_demo_report_matches_schema(demo: DemoRun) -> None:
     assert Path(demo.field("Markdown")).is_file()
 
 
-@PAUSE_KEY_DEFECT
 def test_demo_contained_key_in_emulator(demo: DemoRun) -> None:
     assert demo.url is not None, demo.result.stdout[-4000:]
     state = control_request(demo.url, "GET", "/__emu/state")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import flows.undo  # noqa: F401 - registers the DeletePolicy task's permission
 from akresponder.permissions import registered
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,18 +45,13 @@ def playbook_rows() -> list[tuple[str, str, set[str]]]:
     return rows
 
 
-def registered_name(task: str) -> str:
-    module, _, name = task.partition(".")
-    return f"flows.undo.{name}" if module == "undo" else f"tasks.{module}.{name}"
-
-
 def test_readme_playbook_rows_match_declarations() -> None:
     declared = registered()
     rows = playbook_rows()
 
     assert len(rows) > 20
     for stage, task, permissions in rows:
-        name = registered_name(task)
+        name = f"tasks.{task}"
         assert name in declared, f"{stage}: {task} is not a task with @requires"
         assert permissions == set(declared[name]), f"{stage}: {task}"
 
@@ -73,7 +67,8 @@ def test_readme_playbook_lists_every_task_call() -> None:
         source = path.read_text(encoding="utf-8")
         aliases = {alias: module for module, alias in _IMPORT.findall(source)}
         for alias, module in aliases.items():
-            for name in re.findall(rf"\b{alias}\.([a-z_]+)\(", source):
+            calls = re.findall(rf"\b{alias}\.([a-z_]+)(?:\.fn)?\(", source)
+            for name in calls:
                 if f"{module}.{name}" not in listed:
                     missing.append(f"{relative}: {module}.{name}")
 
