@@ -36,11 +36,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_client, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.context import FlowRunContext
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from akresponder import redact
+from akresponder import notify, redact
 from akresponder.approvals import ApprovalSettings
 from akresponder.config import (
     CloudConnection,
@@ -284,6 +285,7 @@ class ResponseRun(PathSteps):
             self.journal.resumed,
         )
         self.journal.save()
+        self._announce_start()
         try:
             self._triage_and_decide()
             self._run_path()
@@ -447,7 +449,49 @@ class ResponseRun(PathSteps):
         self._publish(report)
         data = report_dict(report)
         data["report_path"] = str(written)
+        notify.notify_finished(
+            data,
+            flow_run_id=self._flow_run_id(),
+            blocks=notify.configured_blocks(self.settings),
+        )
         return data
+
+    def _flow_run_id(self) -> Any:
+        context = FlowRunContext.get()
+        return context.flow_run.id if context and context.flow_run else None
+
+    def _announce_start(self) -> None:
+        """Tag this flow run with the key and incident, then notify the start.
+
+        Runs started from the UI or the API carry no tags, and responders find an
+        incident's runs by ``key:<id>`` and ``incident:<id>``. Neither step may fail
+        the response: a failure is logged and the response goes on.
+        """
+        from flows.alert_intake import key_tags
+
+        flow_run_id = self._flow_run_id()
+        if flow_run_id is not None:
+            try:
+                with get_client(sync_client=True) as client:
+                    run = client.read_flow_run(flow_run_id)
+                    tags = sorted(
+                        set(run.tags) | set(key_tags(self.key_id, self.incident))
+                    )
+                    client.update_flow_run(flow_run_id, tags=tags)
+            except Exception as error:  # noqa: BLE001 - tags are a convenience
+                self.log.warning(
+                    "Could not tag flow run incident=%s error=%s",
+                    self.incident,
+                    redact.scrub_text(str(error)),
+                )
+        notify.notify_started(
+            self.key_id,
+            self.incident,
+            mode=self.params.mode.value,
+            dry_run=self.params.dry_run,
+            flow_run_id=flow_run_id,
+            blocks=notify.configured_blocks(self.settings),
+        )
 
     def _coverage(self) -> Coverage:
         triage = self.triage
