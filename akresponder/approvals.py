@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +33,8 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
+
+from akresponder import notify
 
 # Seconds the pause outlives the timer, so that the timer's resume reaches the
 # server before the pause expires there.
@@ -91,6 +94,16 @@ class ApprovalOutcome:
     @property
     def by_person(self) -> bool:
         return self.answered_by not in ("auto-approve", "timeout", "not-served")
+
+
+# The AccessKey ID and incident of the response in this context, so that a pause
+# can tell people which incident is waiting. Set by the response flow.
+_INCIDENT: ContextVar[tuple[str, str] | None] = ContextVar("incident", default=None)
+
+
+def set_incident(access_key_id: str, incident_id: str) -> None:
+    """Name the incident that later approval requests in this context belong to."""
+    _INCIDENT.set((access_key_id, incident_id))
 
 
 def pause_key(key: str) -> str:
@@ -200,6 +213,16 @@ def _pause_for_answer(
         question,
     )
     timer.start()
+    incident = _INCIDENT.get()
+    if incident is not None:
+        notify.notify_approval_needed(
+            incident[0],
+            incident[1],
+            question,
+            timeout_seconds=settings.timeout_seconds,
+            on_timeout="approve" if default_yes else "deny",
+            flow_run_id=flow_run_id,
+        )
     try:
         answer = pause_flow_run(
             wait_for_input=form.with_initial_data(description=question),

@@ -42,7 +42,7 @@ from prefect.context import FlowRunContext
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from akresponder import notify, redact
-from akresponder.approvals import ApprovalSettings
+from akresponder.approvals import ApprovalSettings, set_incident
 from akresponder.config import (
     CloudConnection,
     resolve_connection,
@@ -469,6 +469,7 @@ class ResponseRun(PathSteps):
         """
         from flows.alert_intake import key_tags
 
+        set_incident(self.key_id, self.incident)
         flow_run_id = self._flow_run_id()
         if flow_run_id is not None:
             try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.respond_support import APP_KEY, respond, responder_emulator
+from tests.respond_support import APP_KEY, CI_KEY_A, respond, responder_emulator
 from tests.test_notify import WebhookServer, custom_block
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -42,3 +42,34 @@ def test_respond_tags_run_and_notifies(
         )
     assert len(runs) == 1
     assert f"key:{APP_KEY}" in runs[0].tags
+
+
+@pytest.mark.slow
+def test_respond_notifies_approval_needed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    webhook = WebhookServer()
+    try:
+        custom_block(webhook).save("respond-approval-test", overwrite=True)
+        monkeypatch.setenv(
+            "AKRESPONDER_NOTIFY_BLOCKS",
+            "custom-webhook/respond-approval-test",
+        )
+        with responder_emulator(monkeypatch):
+            respond(
+                tmp_path,
+                CI_KEY_A,
+                approval={
+                    "pause_without_deployment": True,
+                    "timeout_seconds": 2,
+                    "poll_interval_seconds": 1,
+                },
+            )
+        bodies = webhook.json_bodies()
+    finally:
+        webhook.stop()
+
+    approvals = [body for body in bodies if "approval needed" in body["subject"]]
+    assert approvals
+    assert CI_KEY_A in approvals[0]["subject"]
+    assert "Without an answer in 2 s the answer is deny." in approvals[0]["text"]
