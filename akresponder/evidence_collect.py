@@ -217,11 +217,24 @@ class EvidenceCollector:
             lookup_records = self._lookup(search, start)
         elif not sls_complete:
             self._scan_skipped(search, start)
-        lookup_frame = normalise_events(lookup_records, "actiontrail")
-        sls_frame = normalise_events(sls_records, "sls")
         self._keep(lookup_records, "actiontrail")
         self._keep(sls_records, "sls")
-        return combine_events(lookup_frame, sls_frame)
+        # Most SLS records repeat LookupEvents ones, and normalising costs tens of
+        # milliseconds even for a few records, so only the SLS-only ones are added.
+        seen = {record.get("eventId") for record in lookup_records}
+        sls_only = [
+            record for record in sls_records if record.get("eventId") not in seen
+        ]
+        frames = []
+        if lookup_records:
+            frames.append(normalise_events(lookup_records, "actiontrail"))
+        if sls_only:
+            frames.append(normalise_events(sls_only, "sls"))
+        if not frames:
+            return empty_events()
+        if len(frames) == 1:
+            return frames[0]
+        return combine_events(*frames)
 
     def _scan_skipped(self, search: Search, start: datetime) -> None:
         self.coverage.append(

@@ -202,3 +202,66 @@ def test_billing_spike_needs_min_ratio() -> None:
     assert analyse_billing(small, window_start=NOW).spikes.empty
     spikes = analyse_billing(large, window_start=NOW).spikes
     assert list(spikes["amount"].unique()) == [150.0]
+
+
+def test_lineage_console_session_not_rotated() -> None:
+    """A session token of a user signed in from the attacker IP is revoked."""
+    session = "STS.ConsoleSession0000000001"
+    signin = make_event(
+        "ConsoleSignin",
+        time=NOW - timedelta(minutes=40),
+        access_key_id="",
+        user_name="alice",
+        principal_id="200000000000000004",
+        source_ip=ATTACKER_IP,
+        event_type="ConsoleSignin",
+    )
+    # The console calls the API for her from its own address, with a session key.
+    console_call = make_event(
+        "DescribeInstances",
+        time=NOW - timedelta(minutes=35),
+        access_key_id=session,
+        user_name="alice",
+        principal_id="200000000000000004",
+        source_ip="10.8.8.10",
+    )
+    seed = normalise_events(_history(60) + [_attack(30), signin, console_call])
+
+    graph = build_lineage(KEY, seed, window_start=NOW - timedelta(hours=1))
+
+    assert graph.nodes["user:alice"].response == "reset_password_and_enforce_mfa"
+    node = graph.nodes[f"key:{session}"]
+    assert node.response == "revoke_role_sessions"
+    assert node.reason == "used by alice during the incident"
+
+
+def test_lineage_picture_folds_large_groups() -> None:
+    from akresponder.analysis import draw_lineage
+    from akresponder.analysis.lineage import _drawn_columns
+
+    calls = [
+        _attack(
+            30 - number / 10,
+            "DescribeInstances",
+            access_key_id=f"STS.Token{number:020d}",
+        )
+        for number in range(12)
+    ]
+    signin = make_event(
+        "ConsoleSignin",
+        time=NOW - timedelta(minutes=45),
+        access_key_id="",
+        source_ip=ATTACKER_IP,
+        event_type="ConsoleSignin",
+    )
+    seed = normalise_events(_history(60) + [_attack(31), signin] + calls)
+    graph = build_lineage(KEY, seed, window_start=NOW - timedelta(hours=1))
+
+    columns, shown_as = _drawn_columns(graph)
+
+    tokens = [node for node in graph.nodes.values() if node.type == "sts_token"]
+    assert len(tokens) == 12
+    assert len(shown_as) == 12
+    labels = [node.label for nodes in columns.values() for node in nodes]
+    assert "12 sts_token nodes" in labels
+    assert draw_lineage(graph).startswith(b"\x89PNG")

@@ -327,7 +327,10 @@ class _Walk:
             if _key_id(key) not in self.graph.nodes:
                 reason = f"used by {user} during the incident"
                 response = "disable_and_delete_key"
-                if not self._is_created_user(user):
+                if key.startswith("STS."):
+                    # A session token cannot be rotated or deleted, only outlived.
+                    response = "revoke_role_sessions"
+                elif not self._is_created_user(user):
                     response = "rotate_key"
                 self._add_key_node(key, depth + 1, response, reason)
             self._edge(node_id, _key_id(key), "uses_key", _first_row(windowed, key))
@@ -349,7 +352,8 @@ class _Walk:
                 {column: value, "error": f"{type(error).__name__}: {error}"}
             )
             return
-        self.frame = combine_events(self.frame, frame)
+        if not frame.empty:
+            self.frame = combine_events(self.frame, frame)
 
     def _classify_seed(self, key: str, rows: pd.DataFrame) -> None:
         node = self.graph.nodes[_key_id(key)]
@@ -862,6 +866,9 @@ _RELATIONS: dict[str, str] = {
 
 # Picture -----------------------------------------------------------------------------
 
+# Nodes of one type in one column that the picture draws one by one.
+_MAX_DRAWN_PER_GROUP = 6
+
 _COLOURS: dict[str, str] = {
     "access_key": "#d62728",
     "sts_token": "#ff7f0e",
@@ -888,10 +895,7 @@ def draw_lineage(graph: LineageGraph, *, title: str = "Credential lineage") -> b
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    columns: dict[int, list[LineageNode]] = {}
-    for node in graph.nodes.values():
-        column = -1 if node.type == "source_ip" else node.depth
-        columns.setdefault(column, []).append(node)
+    columns, shown_as = _drawn_columns(graph)
     tallest = max((len(nodes) for nodes in columns.values()), default=1)
     figure = Figure(figsize=(3 + 3 * len(columns), 1.5 + 0.6 * tallest), dpi=100)
     FigureCanvasAgg(figure)
@@ -906,10 +910,16 @@ def draw_lineage(graph: LineageGraph, *, title: str = "Credential lineage") -> b
             y = (len(nodes) - 1) / 2 - row_index
             positions[node.id] = (float(column_index), y)
 
+    drawn_edges: set[tuple[str, str, str]] = set()
     for edge in graph.edges:
-        if edge.source not in positions or edge.target not in positions:
+        source = shown_as.get(edge.source, edge.source)
+        target = shown_as.get(edge.target, edge.target)
+        if source not in positions or target not in positions:
             continue
-        (x1, y1), (x2, y2) = positions[edge.source], positions[edge.target]
+        if (source, target, edge.relation) in drawn_edges:
+            continue
+        drawn_edges.add((source, target, edge.relation))
+        (x1, y1), (x2, y2) = positions[source], positions[target]
         axes.annotate(
             "",
             xy=(x2, y2),
@@ -924,7 +934,7 @@ def draw_lineage(graph: LineageGraph, *, title: str = "Credential lineage") -> b
             color="#555555",
             ha="center",
         )
-    for node in graph.nodes.values():
+    for node in (node for nodes in columns.values() for node in nodes):
         x, y = positions[node.id]
         axes.scatter(
             [x], [y], s=220, color=_COLOURS.get(node.type, "#000000"), zorder=3
@@ -955,6 +965,42 @@ def draw_lineage(graph: LineageGraph, *, title: str = "Credential lineage") -> b
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
+
+
+def _drawn_columns(
+    graph: LineageGraph,
+) -> tuple[dict[int, list[LineageNode]], dict[str, str]]:
+    """Group the nodes to draw by column, folding large groups into one node.
+
+    A column holding more than ``_MAX_DRAWN_PER_GROUP`` nodes of one type (an
+    attacker's role sessions can be a hundred STS tokens) is drawn as one node
+    that names the count, because a row per node makes the picture unreadable and
+    slow to render. Returns the columns and the folded node ids with the id of the
+    node that stands for them.
+    """
+    groups: dict[tuple[int, str], list[LineageNode]] = {}
+    for node in graph.nodes.values():
+        column = -1 if node.type == "source_ip" else node.depth
+        groups.setdefault((column, node.type), []).append(node)
+    columns: dict[int, list[LineageNode]] = {}
+    shown_as: dict[str, str] = {}
+    for (column, node_type), nodes in groups.items():
+        if len(nodes) <= _MAX_DRAWN_PER_GROUP:
+            columns.setdefault(column, []).extend(nodes)
+            continue
+        responses = sorted({node.response for node in nodes})
+        folded = LineageNode(
+            id=f"folded:{column}:{node_type}",
+            type=node_type,
+            label=f"{len(nodes)} {node_type} nodes",
+            depth=max(column, 0),
+            response=responses[0] if len(responses) == 1 else "review_identity",
+            reason="folded in the picture; the report data lists each node",
+        )
+        columns.setdefault(column, []).append(folded)
+        for node in nodes:
+            shown_as[node.id] = folded.id
+    return columns, shown_as
 
 
 # Small helpers -----------------------------------------------------------------------
