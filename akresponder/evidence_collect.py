@@ -176,9 +176,10 @@ class EvidenceCollector:
         """Return every event of the account from ``source_ip`` since ``start``.
 
         LookupEvents cannot filter by source IP, so the trail's logstore is
-        searched. When no logstore contains the whole range, the account's events are
-        scanned (at most ``ACCOUNT_SCAN_MAX_EVENTS``) and filtered here, if
-        ``scan_lookup_for_ips`` is set; otherwise the gap is recorded.
+        searched. When no logstore contains the whole range and
+        ``scan_lookup_for_ips`` is set, the account's events are scanned (at most
+        ``ACCOUNT_SCAN_MAX_EVENTS``) and filtered here. Otherwise the gap is
+        recorded.
         """
         search = Search(
             label=f"sourceIpAddress={source_ip}",

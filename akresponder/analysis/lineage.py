@@ -972,11 +972,10 @@ def _drawn_columns(
 ) -> tuple[dict[int, list[LineageNode]], dict[str, str]]:
     """Group the nodes to draw by column, folding large groups into one node.
 
-    A column holding more than ``_MAX_DRAWN_PER_GROUP`` nodes of one type (an
-    attacker's role sessions can be a hundred STS tokens) is drawn as one node
-    that names the count, because a row per node makes the picture unreadable and
-    slow to render. Returns the columns and the folded node ids with the id of the
-    node that stands for them.
+    A column holding more than ``_MAX_DRAWN_PER_GROUP`` nodes of one type is drawn
+    as one node that names the count. An attacker's role sessions can be a hundred
+    STS tokens, and a row per node makes the picture unreadable and slow to render.
+    Returns the columns, and for each folded node id the id drawn in its place.
     """
     groups: dict[tuple[int, str], list[LineageNode]] = {}
     for node in graph.nodes.values():
