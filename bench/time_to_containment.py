@@ -9,16 +9,19 @@ fresh emulator. It then:
    until it has run twice;
 2. fires the SLS alert for the key (the alert ``akresponder demo`` builds) and
    notes that moment;
-3. lets the response run to its end with the attacker still looping, then stops
-   the attacker.
+3. waits until the response's incident journal records containment, lets the
+   attacker go on for ``--after`` seconds (5), then stops the attacker and the
+   response. The investigation that follows containment is not timed, because
+   its length depends on how much the attacker did.
 
 The replay stamps each line with the time its call started. From these lines the
 script records three figures. The first is the seconds from the alert to the first
 call of the leaked key that the cloud rejected. The second is how many calls of the
 leaked key succeeded after the alert. The third lists every write of the leaked key
 that succeeded after the response recorded containment (the ``at`` of its
-``attach-deny-policy`` or ``disable-key`` action). Calls made with the attacker's
-backdoor key (``...@backdoor``) are not the leaked key's and are left out.
+``attach-deny-policy`` or ``disable-key`` action) and before the attacker
+stopped. Calls made with the attacker's backdoor key (``...@backdoor``) are not
+the leaked key's and are left out.
 
 Three setups:
 
@@ -272,19 +275,12 @@ class RunResult:
 
 
 def analyse(
-    result: RunResult, lines: list[AttackLine], report: dict[str, Any] | None
+    result: RunResult, lines: list[AttackLine], journal: dict[str, Any] | None
 ) -> None:
-    """Fill the attacker's figures of ``result`` from the replay and the report."""
-    if report is not None:
-        result.path = (report.get("decision") or {}).get("path")
-        for action in report.get("actions", []):
-            if (
-                action.get("id") in CONTAINING_ACTIONS
-                and action.get("status") == "done"
-            ):
-                moment = parse_time(action["at"])
-                if result.contained_at is None or moment < result.contained_at:
-                    result.contained_at = moment
+    """Fill the attacker's figures of ``result`` from the replay and the journal."""
+    if journal is not None:
+        result.path = (journal.get("decision") or {}).get("path")
+        result.contained_at = contained_at(journal)
     after_alert = [
         line for line in lines if line.leaked_key and line.at >= result.alert_at
     ]
@@ -301,29 +297,59 @@ def analyse(
         ("containment", result.contained_at),
         ("next attacker call", result.first_denied_at),
     ]
-    if report is None:
-        result.problem = "the response wrote no report"
+    if journal is None:
+        result.problem = "the response wrote no incident journal"
     elif result.contained_at is None:
-        result.problem = "the report records no containing action as done"
+        result.problem = "the journal records no containing action as done"
 
 
-def read_report(state_dir: Path) -> dict[str, Any] | None:
-    """Return the newest response report of the leaked key under ``state_dir``."""
-    reports = sorted(
-        state_dir.glob(f"{LEAKED_KEY_ID}*.report.json"),
-        key=lambda path: path.stat().st_mtime,
-    )
-    if not reports:
+def read_journal(state_dir: Path) -> dict[str, Any] | None:
+    """Return the leaked key's incident journal, or None before the response saves it.
+
+    The response saves the journal after every change of a step's status, so it
+    shows containment long before the report, which waits for the investigation.
+    """
+    try:
+        return json.loads((state_dir / f"{LEAKED_KEY_ID}.json").read_text("utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
         return None
-    return json.loads(reports[-1].read_text(encoding="utf-8"))
 
 
-def report_started(report: dict[str, Any] | None) -> datetime | None:
-    """Return the flow's start from the report's timings."""
-    if report is None:
+def contained_at(journal: dict[str, Any]) -> datetime | None:
+    """Return when the first containing action of the journal was done."""
+    moments = [
+        parse_time(action["at"])
+        for action_id, action in (journal.get("actions") or {}).items()
+        if action_id in CONTAINING_ACTIONS
+        and action.get("status") == "done"
+        and action.get("at")
+    ]
+    return min(moments) if moments else None
+
+
+def journal_started(journal: dict[str, Any] | None) -> datetime | None:
+    """Return when the response opened its journal, at the start of its flow."""
+    if journal is None or not journal.get("created_at"):
         return None
-    started = (report.get("timings") or {}).get("started_at")
-    return parse_time(started) if started else None
+    return parse_time(journal["created_at"])
+
+
+def wait_for_containment(
+    state_dir: Path, timeout: float, check_running: Any
+) -> dict[str, Any]:
+    """Wait until the journal records containment and return the journal.
+
+    ``check_running`` raises when the process that runs the response has exited.
+    """
+
+    def contained() -> dict[str, Any] | None:
+        check_running()
+        journal = read_journal(state_dir)
+        if journal is not None and contained_at(journal) is not None:
+            return journal
+        return None
+
+    return stack.wait_for(contained, timeout, "containment in the journal", 0.1)
 
 
 def emulator_requests(url: str) -> list[dict[str, Any]]:
@@ -340,6 +366,7 @@ class Bench:
     playbook: str
     interval: float
     warmup_calls: int
+    after: float
     serve_env: dict[str, str]
     env: dict[str, str] = field(init=False)
 
@@ -408,31 +435,23 @@ def run_cli(bench: Bench, number: int) -> RunResult:
             f"file:{folder / 'secrets'}",
         ]
         env = bench.responder_env(url, account, bench.env)
+        log_path = folder / "logs" / "respond.log"
         alert_at = datetime.now(UTC)
-        with open(folder / "logs" / "respond.log", "w") as log:
-            completed = subprocess.run(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=RESPONSE_TIMEOUT,
-                check=False,
+        respond = stack.Child("respond", command, env, folder / "logs")
+        try:
+            journal = wait_for_containment(
+                folder / "state", RESPONSE_TIMEOUT, respond.check_running
             )
-        exited_at = datetime.now(UTC)
-        time.sleep(1.0)  # one more round of the attacker against the contained key
-        attack.stop()
-        report = read_report(folder / "state")
+            time.sleep(bench.after)
+            attack.stop()
+        finally:
+            # The investigation that follows containment is not measured here.
+            respond.stop()
         result = RunResult("cli", number, alert_at)
-        result.marks.append(("Prefect start-up", report_started(report)))
-        analyse(result, attack.lines, report)
-        result.marks.append(("process exit", exited_at))
-        if completed.returncode not in (0, 3):
-            result.problem = (
-                f"akresponder respond exited with {completed.returncode}; see "
-                f"{folder / 'logs' / 'respond.log'}"
-            )
+        result.marks.append(("Prefect start-up", journal_started(journal)))
+        analyse(result, attack.lines, journal)
+        if not log_path.exists():
+            result.problem = f"akresponder respond wrote no log to {log_path}"
         return result
     finally:
         if attack is not None:
@@ -517,10 +536,12 @@ def run_served(bench: Bench, served: ServedStack, setup: str, number: int) -> Ru
             raise stack.StackError(
                 f"the receiver returned HTTP {reply.status_code}: {reply.text[:300]}"
             )
-        runs = wait_for_response(served.api_url, alert_at, serve)
-        time.sleep(1.0)  # one more round of the attacker against the contained key
+        journal = wait_for_containment(
+            folder / "state", RESPONSE_TIMEOUT, serve.check_running
+        )
+        time.sleep(bench.after)
         attack.stop()
-        report = read_report(folder / "state")
+        runs = response_runs(served.api_url, alert_at)
         result = RunResult(setup, number, alert_at)
         result.marks.append(("receiver", replied_at))
         intake = runs.get("intake")
@@ -532,9 +553,9 @@ def run_served(bench: Bench, served: ServedStack, setup: str, number: int) -> Ru
             ]
         result.marks += [
             ("response pickup", run_time(response, "start_time")),
-            ("flow set-up", report_started(report)),
+            ("flow set-up", journal_started(journal)),
         ]
-        analyse(result, attack.lines, report)
+        analyse(result, attack.lines, journal)
         return result
     finally:
         if attack is not None:
@@ -549,45 +570,29 @@ def run_time(run: dict[str, Any], name: str) -> datetime | None:
     return parse_time(value) if value else None
 
 
-def wait_for_response(
-    api_url: str, alert_at: datetime, serve: stack.Child
-) -> dict[str, dict[str, Any]]:
-    """Wait for the response run of this alert to end; return it and the intake run.
+def response_runs(api_url: str, alert_at: datetime) -> dict[str, dict[str, Any]]:
+    """Return this alert's response run and its intake run from the Prefect API.
 
-    The runs are the newest of each flow with the leaked key's tag created after
-    the alert.
+    They are the newest runs of each flow with the leaked key's tag that were
+    created after the alert. Raises ``StackError`` when no response run exists.
     """
     tag = f"key:{LEAKED_KEY_ID}"
     since = alert_at - timedelta(seconds=1)
+    runs: dict[str, dict[str, Any]] = {}
     with stack.prefect_api(api_url) as client:
-
-        def newest(flow_name: str) -> dict[str, Any] | None:
-            runs = [
+        for name, flow_name in (
+            ("response", stack.RESPONSE_FLOW),
+            ("intake", stack.INTAKE_FLOW),
+        ):
+            found = [
                 run
                 for run in stack.flow_runs(client, flow_name, [tag])
                 if parse_time(run["created"]) >= since
             ]
-            return max(runs, key=lambda run: run["created"]) if runs else None
-
-        def response_ended() -> dict[str, Any] | None:
-            serve.check_running()
-            run = newest(stack.RESPONSE_FLOW)
-            if run is not None and stack.state_of(run) in stack.FINAL_STATES:
-                return run
-            return None
-
-        response = stack.wait_for(
-            response_ended, RESPONSE_TIMEOUT, "the response run", 0.5
-        )
-        runs = {"response": response}
-        intake = newest(stack.INTAKE_FLOW)
-        if intake is not None:
-            runs["intake"] = intake
-        if stack.state_of(response) != "COMPLETED":
-            raise stack.StackError(
-                f"the response run ended {stack.state_of(response)}; see "
-                f"{serve.log_path}"
-            )
+            if found:
+                runs[name] = max(found, key=lambda run: run["created"])
+    if "response" not in runs:
+        raise stack.StackError("the Prefect API has no response run for the alert")
     return runs
 
 
@@ -715,8 +720,10 @@ def write_doc(summaries: list[Summary], machine_text: str, command: str) -> None
         "process per run, found by Prefect's runner within its 10 s poll, as "
         "Prefect's own `serve` runs every deployment. Stages are medians of the "
         "time between consecutive marks. Containment is the `at` of the "
-        "response's deny-policy (or disable-key) action. Target: a median under "
-        "5 s for `served`.",
+        "response's deny-policy (or disable-key) action in its incident journal. "
+        "The attacker goes on for 5 s after containment, and then the run ends: "
+        "the investigation that follows is not timed. Target: a median under 5 s "
+        "for `served`.",
         "",
         "| setup | runs | median | worst | leaked-key calls that succeeded "
         "after the alert | writes after containment | median stages (s) | machine "
@@ -774,6 +781,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="attacker calls before the alert fires (default: 12, two rounds)",
     )
     parser.add_argument(
+        "--after",
+        type=float,
+        default=5.0,
+        help="seconds the attacker goes on after containment (default: 5)",
+    )
+    parser.add_argument(
         "--serve-env",
         type=_environment_pair,
         action="append",
@@ -806,7 +819,12 @@ def main() -> int:
         }
     )
     bench = Bench(
-        work, args.playbook, args.interval, args.warmup_calls, dict(args.serve_env)
+        work,
+        args.playbook,
+        args.interval,
+        args.warmup_calls,
+        args.after,
+        dict(args.serve_env),
     )
     setups = args.setup or list(SETUPS)
     summaries = []
