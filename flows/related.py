@@ -27,6 +27,7 @@ from prefect.context import FlowRunContext
 
 from akresponder import redact
 from akresponder.approvals import ApprovalSettings, request_approval
+from akresponder.errors import CloudError
 from akresponder.investigation_records import MINTED_RELATIONS
 from akresponder.journal import Journal
 from akresponder.report import (
@@ -71,8 +72,10 @@ class RelatedResponses:
         report_path: Path,
         log: logging.Logger | logging.LoggerAdapter,
         incident_start: datetime | None = None,
+        connection: Any = None,
     ) -> None:
         self.params = params
+        self.connection = connection
         self.incident_start = incident_start
         self.incident = incident
         self.journal = journal
@@ -150,6 +153,12 @@ class RelatedResponses:
                 report_path=str(self._child_report_path(key)),
                 detail=f"Started in an earlier run: {previous.detail}",
             )
+        gone = self._gone(credential)
+        if gone:
+            self.runner.record(
+                action_id, status=ActionStatus.SKIPPED, detail=gone, **common
+            )
+            return ChildResponse(status="skipped", mode=mode, detail=gone)
         if self.params.dry_run:
             self.runner.record(
                 action_id,
@@ -211,6 +220,43 @@ class RelatedResponses:
             **common,
         )
         return response
+
+    def _gone(self, credential: RelatedCredential) -> str:
+        """Say why the key no longer exists, or return "" when it may exist.
+
+        A key the attacker deleted again, or whose user was deleted, needs no
+        response run: RAM has nothing left to disable.
+        """
+        if self.connection is None or not credential.user_name:
+            return ""
+        from tasks import ram as ram_tasks
+
+        key = credential.access_key_id
+        try:
+            keys = ram_tasks.list_access_keys.fn(
+                self.connection, credential.user_name, incident=self.incident
+            )
+        except CloudError as error:
+            if error.code.startswith("EntityNotExist.User"):
+                return (
+                    f"Not started: AccessKey {key} no longer exists, because user "
+                    f"{credential.user_name} was deleted."
+                )
+            self.log.warning(
+                "could not list the keys of user=%s incident=%s: %s",
+                credential.user_name,
+                self.incident,
+                error,
+            )
+            return ""
+        except ValueError:
+            return ""
+        if any(item.get("AccessKeyId") == key for item in keys):
+            return ""
+        return (
+            f"Not started: AccessKey {key} is no longer among the keys of user "
+            f"{credential.user_name}."
+        )
 
     def _child_params(self, key: str, mode: str, incident: str) -> Any:
         """Build the child's request: the parent's settings for another key.

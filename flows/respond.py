@@ -372,6 +372,7 @@ class ResponseRun(PathSteps):
                 if self.investigation.record is not None
                 else None
             ),
+            connection=self.connection,
         ).run(self.investigation.related_credentials, self.next_steps)
 
     def _evidence_root(self) -> Path:

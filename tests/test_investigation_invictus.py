@@ -32,12 +32,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     folder = tmp_path_factory.mktemp("invictus")
     try:
         with serve(monkeypatch, invictus_scenario()):
-            yield respond(
-                folder,
-                LEAKED_KEY,
-                mode="contain",
-                investigation={"respond_to_related": False},
-            )
+            yield respond(folder, LEAKED_KEY, mode="contain")
     finally:
         monkeypatch.undo()
 
@@ -88,7 +83,10 @@ def test_investigation_invictus_bystander_untouched(report: dict[str, Any]) -> N
     assert "user:benjamin" not in nodes
 
 
-def test_investigation_invictus_minted_keys_listed(report: dict[str, Any]) -> None:
+def test_investigation_invictus_deleted_keys_not_responded(
+    report: dict[str, Any],
+) -> None:
+    """The simulation deleted the users it created, so their keys need no response."""
     minted = [
         item
         for item in report["related_credentials"]
@@ -96,6 +94,6 @@ def test_investigation_invictus_minted_keys_listed(report: dict[str, Any]) -> No
     ]
 
     assert minted
-    assert all(item["response"]["status"] == "skipped" for item in minted)
-    assert all("respond_to_related is off" in item["response"]["detail"]
-               for item in minted)  # fmt: skip
+    for item in minted:
+        assert item["response"]["status"] == "skipped"
+        assert "was deleted" in item["response"]["detail"]
