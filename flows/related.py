@@ -305,6 +305,8 @@ class RelatedResponses:
     ) -> ChildResponse:
         from prefect.deployments import run_deployment
 
+        # NOTE: no test serves the parent yet, so this path has not run; the
+        # subflow path above is the tested one.
         flow_run = run_deployment(
             deployment,
             parameters={"params": child.model_dump(mode="json")},
