@@ -654,6 +654,7 @@ def _serve_account(
     finally:
         # The overlay contains AccessKeySecrets, and the emulator has read it now.
         shutil.rmtree(overlay, ignore_errors=True)
+
     try:
         control_request(
             emulator.url,
@@ -667,6 +668,13 @@ def _serve_account(
             f"the emulator at {emulator.url} rejected the LookupEvents rate "
             f"{lookup_rate:g}: {error}; see {emulator.log_path}"
         ) from None
+    _print_account(console, emulator, account, lookup_rate)
+    return emulator, account
+
+
+def _print_account(
+    console: Console, emulator: EmulatorChild, account: DemoAccount, lookup_rate: float
+) -> None:
     days = account.shift.total_seconds() / 86400
     console.line(f"{emulator.url} (pid {emulator.process.pid})", 6)
     moved = f"{account.event_count:,} recorded events moved {days:,.1f} days forward"
@@ -684,7 +692,6 @@ def _serve_account(
         f"and the responder (the cloud allows {CLOUD_LOOKUP_RATE:g} by default)",
         6,
     )
-    return emulator, account
 
 
 def _respond(

@@ -378,9 +378,9 @@ def test_summary_lines_missing_fields(tmp_path: Path) -> None:
 
 
 def test_find_report_by_incident(tmp_path: Path) -> None:
-    wanted = tmp_path / f"{LEAKED_KEY_ID}.inc-2.report.json"
-    wanted.write_text("{}")
+    expected = tmp_path / f"{LEAKED_KEY_ID}.inc-2.report.json"
+    expected.write_text("{}")
     (tmp_path / f"{LEAKED_KEY_ID}.inc-1.report.json").write_text("{}")
 
-    assert find_report(tmp_path, LEAKED_KEY_ID, "inc-2") == wanted
+    assert find_report(tmp_path, LEAKED_KEY_ID, "inc-2") == expected
     assert find_report(tmp_path, LEAKED_KEY_ID, "inc-3") is None

@@ -59,8 +59,8 @@ class DemoRun:
         # demo failed or was killed later.
         started = EMULATOR_LINE.search(result.stdout)
         self.pid = int(started.group(2)) if started else None
-        kept = KEEP_RUNNING.search(result.stdout)
-        self.url = kept.group(1) if kept else None
+        still_running = KEEP_RUNNING.search(result.stdout)
+        self.url = still_running.group(1) if still_running else None
 
     def field(self, label: str) -> str:
         """Return the value printed after ``label:`` in the summary."""
