@@ -65,6 +65,10 @@ EMULATOR_STARTUP_SECONDS = 60
 # and in the responder alike and prints how long the calls would take at 2.
 CLOUD_LOOKUP_RATE = 2.0
 DEFAULT_LOOKUP_RATE = 50.0
+# The alert fires this long after the live attack. The emulator's clock starts this
+# far behind the host's and moves forward after the replay, so the attacker's
+# instances have run for that long and have bills that the response can attribute.
+ALERT_DELAY = timedelta(hours=6)
 APPROVAL_TIMEOUT_SECONDS = 120
 
 EXIT_OK = 0
@@ -646,7 +650,7 @@ def _serve_account(
     )
     overlay = Path(tempfile.mkdtemp(prefix="akresponder-demo-"))
     try:
-        account = build_demo_scenario(overlay)
+        account = build_demo_scenario(overlay, now=datetime.now(UTC) - ALERT_DELAY)
         redact.register_secret(account.responder_secret)
         emulator = start_emulator(
             account.scenario_path, folders.run / "emulator.log", detach=keep_running
@@ -680,7 +684,7 @@ def _print_account(
     moved = f"{account.event_count:,} recorded events moved {days:,.1f} days forward"
     if account.last_event_at is not None:
         minutes = (account.now - account.last_event_at).total_seconds() / 60
-        moved += f": the recorded attack ended {minutes:.0f} minutes ago"
+        moved += f": the recorded attack ends {minutes:.0f} minutes before the live one"
     console.line(moved, 6)
     console.line(
         f"responder: RAM user {RESPONDER_USER} with only the minimal policy "
@@ -709,11 +713,23 @@ def _respond(
     try:
         replay_attack(emulator.url, console)
         requests = emulator_requests(emulator.url)
+        control_request(
+            emulator.url,
+            "POST",
+            "/__emu/clock",
+            {"advance_seconds": ALERT_DELAY.total_seconds()},
+        )
     except Exception as error:  # noqa: BLE001 - any failure ends the demo here
         raise DemoError(
             f"the attack replay failed: {type(error).__name__}: {error}; see "
             f"{emulator.log_path}"
         ) from None
+    hours = ALERT_DELAY.total_seconds() / 3600
+    console.line(
+        f"the emulator's clock moves {hours:g} hours forward: the alert fires "
+        "while the attacker's instances have been running that long",
+        6,
+    )
 
     console.line()
     alert = build_alert(account, requests)

@@ -146,6 +146,9 @@ def test_demo_exits_0_with_summary(demo: DemoRun) -> None:
     assert "Approval needed: Detach System policy AdministratorAccess" in output
     assert "-> yes (akresponder demo)" in output
     assert re.search(r"the responder made \d+ LookupEvents calls", output)
+    assert re.search(
+        r"attributable to the compromised credentials: [\d,.]+ CNY", output
+    )
     assert re.search(r"Demo finished in \d+ s\.", demo.result.stdout)
 
 
