@@ -25,6 +25,7 @@ STAGE_MODULES = (
     "akresponder/investigation.py",
     "akresponder/evidence_collect.py",
     "flows/respond.py",
+    "flows/related.py",
     "flows/undo.py",
 )
 _ROW = re.compile(r"^\| ([^|]+) \| `([a-z_]+\.[a-z_]+)` \| ([^|]+) \|$")
