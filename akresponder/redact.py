@@ -102,13 +102,17 @@ def scrub_text(text: str) -> str:
 def scrub(obj: Any) -> Any:
     """Return a copy of ``obj`` without secrets, for reports and artifacts.
 
-    Values under secret-named keys become ``***``; strings anywhere are passed through
-    ``scrub_text``. Dicts, lists and tuples are copied; other values are returned as is.
+    Values under secret-named keys become ``***``, except numbers and booleans: a
+    count such as ``GetSecretValue: 3`` holds no secret and the report schema needs
+    the number. Strings anywhere are passed through ``scrub_text``. Dicts, lists and
+    tuples are copied; other values are returned as is.
     """
     if isinstance(obj, dict):
         cleaned = {}
         for key, value in obj.items():
-            if isinstance(key, str) and _SECRET_KEY.search(key) and value:
+            secret_named = isinstance(key, str) and _SECRET_KEY.search(key)
+            countable = isinstance(value, int | float)  # bool is an int
+            if secret_named and value and not countable:
                 cleaned[key] = MASK
             else:
                 cleaned[key] = scrub(value)

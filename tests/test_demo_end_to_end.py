@@ -35,16 +35,6 @@ EMULATOR_LINE = re.compile(
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(DEMO_TIMEOUT_SECONDS + 60)]
 
-# NOTE: redact.scrub masks report values under keys that contain "secret", which
-# makes the report invalid. Remove the mark when that is fixed; the strict mark
-# then fails as XPASS.
-REPORT_MASK_DEFECT = pytest.mark.xfail(
-    strict=True,
-    reason="redact.scrub masks every value under a key that contains 'secret', so "
-    "audit.by_event_name counts of GetSecretValue and similar events become '***' "
-    "and the report no longer matches docs/report.schema.json",
-)
-
 
 class DemoRun:
     """The finished demo: its output, its folder and the emulator it left running."""
@@ -163,7 +153,6 @@ def test_demo_pictures_and_evidence_exist(demo: DemoRun) -> None:
     assert evidence.is_relative_to(demo.out)
 
 
-@REPORT_MASK_DEFECT
 def test_demo_report_matches_schema(demo: DemoRun) -> None:
     report_path = Path(demo.field("JSON"))
     report = json.loads(report_path.read_text())

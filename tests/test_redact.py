@@ -147,3 +147,9 @@ def test_redact_prefect_run_logs_masked(prefect_harness: None) -> None:
     assert any("flow saw ***" in message for message in messages)
     assert any("task saw ***" in message for message in messages)
     assert not any(leaked in message for message in messages)
+
+
+def test_redact_scrub_keeps_counts_under_secret_named_keys():
+    cleaned = redact.scrub({"by_event_name": {"GetSecretValue": 3, "DeleteSecret": 1}})
+
+    assert cleaned == {"by_event_name": {"GetSecretValue": 3, "DeleteSecret": 1}}
