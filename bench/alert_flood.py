@@ -516,17 +516,30 @@ def write_doc(result: FloodResult, rate: str, machine: str, command: str) -> Non
         "path when within the 30-day look-back). The responder holds only the "
         "minimal policy and no step waits for approval. The checks are in "
         "`bench/alert_flood.py`; `tests/test_flood.py` runs the same checks with "
-        "the receiver and the runner in the test process.",
+        "the receiver and the runner in the test process. Times count from the "
+        "first request; the last key contained is when the emulator's state first "
+        "showed every key denied or inactive (polled every second).",
         "",
         "| alerts | receiver replies | last key contained | all runs ended | intake "
-        "runs | response runs | contained | problems | LookupEvents limit | machine "
-        "| command |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "runs | response runs | contained | problems | responder calls "
+        "(LookupEvents) | LookupEvents limit | machine | command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {result.keys} + {result.repeats} | {result.replies_seconds:.1f} s "
         f"({statuses}) | {_seconds(result.contained_seconds)} | "
         f"{result.settled_seconds:.1f} s | {result.intake_runs} | "
         f"{result.response_runs} | {result.contained} of {result.keys} | "
-        f"{len(result.problems)} | {rate} | {machine} | `{command}` |",
+        f"{len(result.problems)} | {sum(result.calls.values())} "
+        f"({result.calls['actiontrail:LookupEvents']}) | {rate} | {machine} | "
+        f"`{command}` |",
+        "",
+        "The first runs of this benchmark found four ways to lose or fail an "
+        "alert, each fixed since: the receiver took the grouped alerts for keys "
+        "2 to 50 as repeats of the first, because they share the rule and fire "
+        "time (49 keys never contained); four Prefect API calls in flight from "
+        "the receiver made SQLite return 503 until some deliveries failed; two "
+        "responses could both create the shared deny policy, and the second "
+        "failed; and an intake whose response could not be created while the "
+        "server was busy completed without it.",
     ]
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     pattern = re.compile(

@@ -327,29 +327,31 @@ def contained_at(journal: dict[str, Any]) -> datetime | None:
     return min(moments) if moments else None
 
 
-def journal_started(journal: dict[str, Any] | None) -> datetime | None:
-    """Return when the response opened its journal, at the start of its flow."""
-    if journal is None or not journal.get("created_at"):
-        return None
-    return parse_time(journal["created_at"])
-
-
 def wait_for_containment(
     state_dir: Path, timeout: float, check_running: Any
-) -> dict[str, Any]:
-    """Wait until the journal records containment and return the journal.
+) -> tuple[dict[str, Any], datetime]:
+    """Wait until the journal records containment; return it and when it appeared.
 
-    ``check_running`` raises when the process that runs the response has exited.
+    The response saves its journal first thing in its flow, so the moment the
+    file appears (polled every 0.1 s) marks the flow's start: the journal's own
+    ``created_at`` has whole seconds only. ``check_running`` raises when the
+    process that runs the response has exited.
     """
+    appeared: list[datetime] = []
 
     def contained() -> dict[str, Any] | None:
         check_running()
         journal = read_journal(state_dir)
-        if journal is not None and contained_at(journal) is not None:
+        if journal is None:
+            return None
+        if not appeared:
+            appeared.append(datetime.now(UTC))
+        if contained_at(journal) is not None:
             return journal
         return None
 
-    return stack.wait_for(contained, timeout, "containment in the journal", 0.1)
+    journal = stack.wait_for(contained, timeout, "containment in the journal", 0.1)
+    return journal, appeared[0]
 
 
 def emulator_requests(url: str) -> list[dict[str, Any]]:
@@ -439,7 +441,7 @@ def run_cli(bench: Bench, number: int) -> RunResult:
         alert_at = datetime.now(UTC)
         respond = stack.Child("respond", command, env, folder / "logs")
         try:
-            journal = wait_for_containment(
+            journal, started = wait_for_containment(
                 folder / "state", RESPONSE_TIMEOUT, respond.check_running
             )
             time.sleep(bench.after)
@@ -448,7 +450,7 @@ def run_cli(bench: Bench, number: int) -> RunResult:
             # The investigation that follows containment is not measured here.
             respond.stop()
         result = RunResult("cli", number, alert_at)
-        result.marks.append(("Prefect start-up", journal_started(journal)))
+        result.marks.append(("Prefect start-up", started))
         analyse(result, attack.lines, journal)
         if not log_path.exists():
             result.problem = f"akresponder respond wrote no log to {log_path}"
@@ -536,7 +538,7 @@ def run_served(bench: Bench, served: ServedStack, setup: str, number: int) -> Ru
             raise stack.StackError(
                 f"the receiver returned HTTP {reply.status_code}: {reply.text[:300]}"
             )
-        journal = wait_for_containment(
+        journal, started = wait_for_containment(
             folder / "state", RESPONSE_TIMEOUT, serve.check_running
         )
         time.sleep(bench.after)
@@ -550,9 +552,7 @@ def run_served(bench: Bench, served: ServedStack, setup: str, number: int) -> Ru
                 ("intake pickup", run_time(intake, "start_time")),
                 ("intake", run_time(runs["response"], "created")),
             ]
-        # The response's own journal marks its start: the run's start_time in
-        # the API came up to 0.8 s later than the journal under load.
-        result.marks.append(("response pickup", journal_started(journal)))
+        result.marks.append(("response pickup", started))
         analyse(result, attack.lines, journal)
         return result
     finally:
