@@ -20,9 +20,17 @@ Run it with ``python -m deployments.receiver`` or ``akresponder receiver``::
 4. turned into a run of the alert-intake deployment through Prefect's REST API
    (``POST /api/deployments/{id}/create_flow_run``) with the payload, secrets
    masked, as the ``payload`` parameter and ``alert-intake-<alert id>-<hash of the
-   AccessKey IDs>`` as the idempotency key. Prefect returns the existing run for a
-   repeated key, so a repeated delivery gets 200 with ``"duplicate": true`` and the
-   same run id; a new alert gets 202.
+   AccessKey IDs>`` as the idempotency key. The first delivery of an idempotency
+   key gets 202. A repeat gets 200 with ``"duplicate": true`` and the same run id:
+   the receiver checks and records the key under one lock, so repeats that arrive
+   together wait for the first one's run instead of racing it. Prefect's own
+   idempotency covers repeats that this process does not remember (after a
+   restart, or from another receiver), and makes a retried create return the
+   same run;
+5. retried while Prefect's API answers 429 or 5xx or drops the connection, always
+   with the same idempotency key. When it still fails, the sender gets 503 with
+   ``Retry-After``, so that it delivers the alert again; so do the repeats that
+   were waiting for it.
 
 Every request is logged with its status, alert id and run id, never with the token
 or the body. The token comes from ``$AKRESPONDER_RECEIVER_TOKEN`` or the Prefect
@@ -44,8 +52,10 @@ import signal
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -76,11 +86,19 @@ ENV_GITHUB_SECRET_BLOCK = "AKRESPONDER_GITHUB_WEBHOOK_SECRET_BLOCK"
 RUN_TAGS = ("akresponder", "alert-intake")
 # Seconds to wait for Prefect's API on each call.
 PREFECT_TIMEOUT = 30.0
-# Retries of a Prefect API call that found the server busy: about 30 s in all.
+# Tries of a Prefect API call while the server is busy or unreachable; the waits
+# between them add up to about 30 s.
 RETRY_ATTEMPTS = 8
 RETRY_BASE_DELAY = 0.25
 RETRY_MAX_DELAY = 8.0
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Seconds a sender is asked to wait (Retry-After) before it delivers again.
+RETRY_AFTER_SECONDS = 30
+# How long and how many idempotency keys this process remembers. A repeat that
+# comes later, or after a restart, gets its run from Prefect's idempotency key.
+DEDUPE_SECONDS = 24 * 3600
+DEDUPE_MAX_KEYS = 10_000
+# Seconds a repeat waits for the first delivery of its alert to start the run.
+REPEAT_WAIT_SECONDS = 60
 # Prefect API calls in flight at once. A SQLite-backed Prefect server locks its
 # database under parallel writes and answers 503, so a burst of deliveries waits
 # here in line instead. With 4 in flight, 100 deliveries at once met 271 busy
@@ -90,11 +108,26 @@ PREFECT_CONCURRENCY = 1
 
 
 class ReceiverError(Exception):
-    """A request failed; ``status`` and the message go back to the sender."""
+    """A request failed; ``status`` and the message go back to the sender.
 
-    def __init__(self, status: int, message: str) -> None:
+    ``retry_after`` (seconds) becomes the ``Retry-After`` header of the reply.
+    """
+
+    def __init__(
+        self, status: int, message: str, *, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+
+
+def retryable_status(status: int) -> bool:
+    """Return True for the HTTP statuses after which a Prefect API call is retried.
+
+    A SQLite-backed server returns 503 while its database is locked, and 500 for
+    other database errors; a proxy in front of it returns 502 or 504.
+    """
+    return status == 429 or status >= 500
 
 
 @dataclass
@@ -181,7 +214,7 @@ class IntakeStarter:
             if self._deployment_id is not None and not refresh:
                 return self._deployment_id
             flow_name, name = self.deployment.split("/", 1)
-            response = self._call("GET", f"/deployments/name/{flow_name}/{name}")
+            response, _ = self._call("GET", f"/deployments/name/{flow_name}/{name}")
             if response.status_code == 404:
                 raise ReceiverError(
                     503,
@@ -196,53 +229,83 @@ class IntakeStarter:
     def start(
         self, parameters: dict[str, Any], idempotency_key: str, tags: list[str]
     ) -> tuple[str, bool]:
-        """Create the run; return its id and whether it is new (not a repeat)."""
+        """Create the run; return its id and whether this call created it.
+
+        Raises ``ReceiverError`` with 503 when the API stays busy or unreachable,
+        and with 502 when it rejects the request.
+        """
         body = {
             "parameters": parameters,
             "idempotency_key": idempotency_key,
             "tags": tags,
         }
+        first_try = datetime.now(UTC)
+        failed_tries = 0
         for attempt in (1, 2):
             deployment_id = self.deployment_id(refresh=attempt == 2)
-            response = self._call(
+            response, failures = self._call(
                 "POST", f"/deployments/{deployment_id}/create_flow_run", json=body
             )
+            failed_tries += failures
             if response.status_code == 404 and attempt == 1:
                 continue  # the deployment was re-created under a new id
             break
         self._expect_ok(response, "create the alert-intake run")
-        return str(response.json()["id"]), response.status_code == 201
+        run = response.json()
+        if response.status_code == 201:
+            return str(run["id"]), True
+        # 200: the key already had a run. After a failed try that run may be this
+        # call's own, committed before the connection dropped; its creation time
+        # tells. Prefect's clock is taken to agree with this one within a second.
+        created = False
+        if failed_tries and run.get("created"):
+            made = datetime.fromisoformat(run["created"].replace("Z", "+00:00"))
+            created = made >= first_try - timedelta(seconds=1)
+        return str(run["id"]), created
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send one API request, retrying while the server is busy.
+    def _call(
+        self, method: str, path: str, **kwargs: Any
+    ) -> tuple[httpx.Response, int]:
+        """Send one API request, retrying while the server is busy or unreachable.
 
-        Prefect's server returns 503 or 429 while its database is locked by
-        other writers; the idempotency key makes a repeated create safe.
+        Returns the response and the number of failed tries before it. Raises
+        ``ReceiverError`` (503, with ``Retry-After``) when every try failed. A
+        SQLite-backed Prefect server returns 503 while its database is locked by
+        other writers, and 500 for other database errors; the idempotency key
+        makes a repeated create safe.
         """
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
                 with self._in_flight:
                     response = self.client.request(method, path, **kwargs)
             except httpx.TransportError as error:
-                if attempt == RETRY_ATTEMPTS:
-                    raise ReceiverError(
-                        503,
-                        f"Prefect API at {self.client.base_url} is unreachable "
-                        f"({type(error).__name__}); check PREFECT_API_URL and the "
-                        "server",
-                    ) from None
                 reason = type(error).__name__
             else:
-                if (
-                    response.status_code not in RETRY_STATUSES
-                    or attempt == RETRY_ATTEMPTS
-                ):
-                    return response
+                if not retryable_status(response.status_code):
+                    return response, attempt - 1
                 reason = f"HTTP {response.status_code}"
+            if attempt == RETRY_ATTEMPTS:
+                logger.warning(
+                    "Prefect API failed (%s) on %s %s after %d tries; the sender "
+                    "gets 503",
+                    reason,
+                    method,
+                    path,
+                    RETRY_ATTEMPTS,
+                )
+                raise ReceiverError(
+                    503,
+                    f"Prefect API at {self.client.base_url} failed ({reason}) "
+                    f"{RETRY_ATTEMPTS} times; nothing was started for this alert, "
+                    "so deliver it again later. If this persists, check the "
+                    "Prefect server and PREFECT_API_URL",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
             delay = min(RETRY_MAX_DELAY, RETRY_BASE_DELAY * 2 ** (attempt - 1))
             delay *= 0.5 + random.random()
             logger.info(
-                "Prefect API busy (%s) on %s %s; retry %d of %d in %.1f s",
+                "Prefect API busy or unreachable (%s) on %s %s; retry %d of %d in "
+                "%.1f s",
                 reason,
                 method,
                 path,
@@ -262,9 +325,71 @@ class IntakeStarter:
             detail = response.text[:300]
         raise ReceiverError(
             502,
-            f"Prefect refused to {what}: HTTP {response.status_code} "
+            f"Prefect rejected the request to {what}: HTTP {response.status_code} "
             f"{redact.scrub_text(str(detail))}",
         )
+
+
+@dataclass
+class Delivery:
+    """The outcome of the first delivery of one idempotency key.
+
+    ``done`` is set when the run exists (``run_id``) or the start failed
+    (``error``).
+    """
+
+    done: threading.Event = field(default_factory=threading.Event)
+    run_id: str | None = None
+    error: ReceiverError | None = None
+    recorded: float = field(default_factory=time.monotonic)
+
+
+class DeliveryLedger:
+    """The idempotency keys this process has started runs for.
+
+    ``claim`` checks and records a key under one lock, so of the deliveries of an
+    alert that arrive together exactly one starts the run, and the others wait
+    for its outcome. A key whose start failed is forgotten, so a redelivery tries
+    again. Keys are kept ``DEDUPE_SECONDS`` and at most ``DEDUPE_MAX_KEYS``.
+    """
+
+    def __init__(
+        self, seconds: float = DEDUPE_SECONDS, max_keys: int = DEDUPE_MAX_KEYS
+    ) -> None:
+        self.seconds = seconds
+        self.max_keys = max_keys
+        self._lock = threading.Lock()
+        self._deliveries: OrderedDict[str, Delivery] = OrderedDict()
+
+    def claim(self, key: str) -> tuple[Delivery, bool]:
+        """Return the key's delivery and True when this caller must start the run."""
+        with self._lock:
+            self._expire()
+            delivery = self._deliveries.get(key)
+            if delivery is not None:
+                return delivery, False
+            delivery = Delivery()
+            self._deliveries[key] = delivery
+            return delivery, True
+
+    def succeed(self, delivery: Delivery, run_id: str) -> None:
+        delivery.run_id = run_id
+        delivery.done.set()
+
+    def fail(self, key: str, delivery: Delivery, error: ReceiverError) -> None:
+        with self._lock:
+            if self._deliveries.get(key) is delivery:
+                del self._deliveries[key]
+        delivery.error = error
+        delivery.done.set()
+
+    def _expire(self) -> None:
+        oldest = time.monotonic() - self.seconds
+        while self._deliveries:
+            key, delivery = next(iter(self._deliveries.items()))
+            if delivery.recorded >= oldest and len(self._deliveries) < self.max_keys:
+                return
+            del self._deliveries[key]
 
 
 def verify_github_signature(secret: str, body: bytes, header: str) -> bool:
@@ -297,6 +422,7 @@ class AlertReceiver(ThreadingHTTPServer):
         config.check()
         self.config = config
         self.starter = IntakeStarter(config)
+        self.ledger = DeliveryLedger()
         redact.register_secret(config.token)
         redact.register_secret(config.github_secret)
         super().__init__((config.host, config.port), ReceiverHandler)
@@ -334,7 +460,12 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         except ReceiverError as error:
             # The body may be unread, so the connection cannot carry another request.
             self.close_connection = True
-            self._reply(error.status, {"error": str(error)}, started)
+            self._reply(
+                error.status,
+                {"error": str(error)},
+                started,
+                retry_after=error.retry_after,
+            )
             return
         except Exception as error:  # noqa: BLE001 - the sender gets a 500, we log it
             logger.exception("request failed path=%s", self.path)
@@ -406,7 +537,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         }
         tags = [*RUN_TAGS, f"alert:{keys[0].source_kind}"]
         tags += [f"key:{key_id}" for key_id in key_ids]
-        run_id, created = self.server.starter.start(parameters, idempotency, tags)
+        run_id, created = self._start_once(parameters, idempotency, tags)
         reply = {
             "alert_id": alert_id,
             "access_key_ids": key_ids,
@@ -416,6 +547,43 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         }
         fields = {"alert_id": alert_id, "keys": ",".join(key_ids), "flow_run": run_id}
         return (202 if created else 200), reply, fields
+
+    def _start_once(
+        self, parameters: dict[str, Any], idempotency: str, tags: list[str]
+    ) -> tuple[str, bool]:
+        """Start the run of the first delivery of ``idempotency``; repeats wait for it.
+
+        Returns the run id and whether this delivery created it.
+        """
+        ledger = self.server.ledger
+        delivery, first = ledger.claim(idempotency)
+        if not first:
+            if not delivery.done.wait(REPEAT_WAIT_SECONDS):
+                raise ReceiverError(
+                    503,
+                    f"an earlier delivery of this alert is still starting its run "
+                    f"after {REPEAT_WAIT_SECONDS} s; deliver it again later",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
+            if delivery.run_id is None:
+                raise ReceiverError(
+                    503,
+                    "an earlier delivery of this alert failed to start its run; "
+                    f"deliver it again later ({delivery.error})",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
+            return delivery.run_id, False
+        try:
+            run_id, created = self.server.starter.start(parameters, idempotency, tags)
+        except ReceiverError as error:
+            ledger.fail(idempotency, delivery, error)
+            raise
+        except Exception as error:
+            message = redact.scrub_text(f"{type(error).__name__}: {error}")
+            ledger.fail(idempotency, delivery, ReceiverError(500, message))
+            raise
+        ledger.succeed(delivery, run_id)
+        return run_id, created
 
     def _token_valid(self) -> bool:
         token = self.server.config.token
@@ -430,12 +598,19 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         return hmac.compare_digest(given.encode(), token.encode())
 
     def _reply(
-        self, status: int, body: dict[str, Any], started: float, **fields: Any
+        self,
+        status: int,
+        body: dict[str, Any],
+        started: float,
+        retry_after: int | None = None,
+        **fields: Any,
     ) -> None:
         data = json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if retry_after is not None:
+            self.send_header("Retry-After", str(retry_after))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
