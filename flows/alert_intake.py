@@ -18,8 +18,10 @@
 
 A lock file per key under the state directory serializes concurrent intakes for
 the same key on one machine, so two alerts that arrive together start one
-response. The flow returns what it did per key and publishes it as the markdown
-artifact ``alert-intake``.
+response. The flow publishes what it did per key as the markdown artifact
+``alert-intake`` and returns it. When a response failed to start, the run fails
+after the artifact with ``IntakeFailed`` and a notification is sent, so that the
+alert is not lost without a trace.
 """
 
 from __future__ import annotations
@@ -50,15 +52,34 @@ RESPONSE_FLOW_NAME = "respond-to-compromised-key"
 ENV_DEDUPE_HOURS = "AKRESPONDER_ALERT_DEDUPE_HOURS"
 DEFAULT_DEDUPE_HOURS = 24.0
 RUN_TAG = "akresponder"
-# Tries to create a response run while the Prefect API returns busy statuses, and
-# the wait before try N+1 (N times the seconds). Each try includes the Prefect
-# client's own retries, about a minute.
+# Tries to create a response run while the Prefect API returns busy statuses or
+# drops the connection, and the wait before try N+1 (N times the seconds). Each
+# try includes the Prefect client's own retries, about a minute.
 START_ATTEMPTS = 3
 START_RETRY_SECONDS = 10.0
-BUSY_STATUSES = frozenset({429, 502, 503, 504})
 # Prefect state types of a response that is still under way.
 ACTIVE_STATES = frozenset({"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"})
 _LOCK_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class IntakeFailed(RuntimeError):
+    """A response failed to start for at least one key of the alert.
+
+    ``result`` is what the flow would have returned, with the failed outcomes.
+    """
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def busy_status(status: int) -> bool:
+    """Return True for the statuses of a busy Prefect API: 429 and 5xx.
+
+    A SQLite-backed server returns 503 while its database is locked, and 500 for
+    other database errors.
+    """
+    return status == 429 or status >= 500
 
 
 class IntakeOutcome(BaseModel):
@@ -198,11 +219,12 @@ def _start_through_deployment(
 ) -> tuple[str, str | None]:
     """Create the response run; return its id and the incident of its tags.
 
-    A Prefect API that stays busy (HTTP 429 or 5xx) through the client's own
-    retries gets START_ATTEMPTS tries in all, because an alert whose response
-    never starts is lost. The idempotency key makes a repeated create return the
-    same run.
+    A Prefect API that stays busy (HTTP 429 or 5xx) or drops the connection
+    through the client's own retries gets START_ATTEMPTS tries in all, because an
+    alert whose response never starts is lost. The idempotency key makes a
+    repeated create return the same run.
     """
+    import httpx
     from prefect.deployments import run_deployment
     from prefect.exceptions import PrefectHTTPStatusError
 
@@ -219,14 +241,19 @@ def _start_through_deployment(
                 # The intake's artifact and the key and incident tags link the runs.
                 as_subflow=False,
             )
-        except PrefectHTTPStatusError as error:
-            status = error.response.status_code
-            if status not in BUSY_STATUSES or attempt == START_ATTEMPTS:
+        except (PrefectHTTPStatusError, httpx.TransportError) as error:
+            if isinstance(error, PrefectHTTPStatusError):
+                if not busy_status(error.response.status_code):
+                    raise
+                reason = f"HTTP {error.response.status_code}"
+            else:
+                reason = type(error).__name__
+            if attempt == START_ATTEMPTS:
                 raise
             get_run_logger().warning(
-                "Prefect API busy (HTTP %d) creating %s; attempt %d of %d, next "
-                "in %.0f s",
-                status,
+                "Prefect API busy or unreachable (%s) creating %s; attempt %d of %d, "
+                "next in %.0f s",
+                reason,
                 idempotency,
                 attempt,
                 START_ATTEMPTS,
@@ -421,7 +448,8 @@ def alert_intake(
     and ``credentials_block`` are passed on to each response.
 
     Returns ``{"alert_id", "ignored", "outcomes": [IntakeOutcome as dict]}``.
-    Raises ``AlertFormatError`` when the payload names no key.
+    Raises ``AlertFormatError`` when the payload names no key, and
+    ``IntakeFailed`` after the artifact when a response failed to start.
     """
     redact.install()
     log = get_run_logger()
@@ -459,11 +487,22 @@ def alert_intake(
         markdown=render_outcomes(keys[0].alert_id, outcomes),
         description=f"akresponder alert {keys[0].alert_id}",
     )
-    return {
+    result = {
         "alert_id": keys[0].alert_id,
         "ignored": None,
         "outcomes": [item.model_dump(mode="json") for item in outcomes],
     }
+    failed = [item.access_key_id for item in outcomes if item.action == "failed"]
+    if failed:
+        message = (
+            f"the response failed to start for {', '.join(failed)} (alert "
+            f"{keys[0].alert_id}); see the alert-intake artifact for the errors, "
+            "then start each response (akresponder respond KEY) or deliver the "
+            "alert again"
+        )
+        notify.send(f"{notify.SUBJECT_PREFIX}: response not started", message)
+        raise IntakeFailed(message, result)
+    return result
 
 
 # Command line: ``akresponder alert FILE``.
@@ -540,7 +579,7 @@ def run_alert_cli(args: argparse.Namespace) -> int:
         print(f"Alert ignored: {ignored}")
         return 0
 
-    result = alert_intake(
+    state = alert_intake(
         payload,
         source_hint=args.source,
         response_deployment=args.response_deployment,
@@ -549,7 +588,15 @@ def run_alert_cli(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         settings_block=args.settings_block,
         credentials_block=args.credentials_block,
+        return_state=True,
     )
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, IntakeFailed):
+        result = outcome.result
+    elif isinstance(outcome, BaseException):
+        raise outcome
+    else:
+        result = outcome
     print(f"Alert {result['alert_id']}")
     failed = False
     for item in result["outcomes"]:
