@@ -76,6 +76,9 @@ class ConversionStats:
     dropped_calls: Counter[str] = field(default_factory=Counter)  # "iam:GetX" -> n
     dropped_identities: Counter[str] = field(default_factory=Counter)  # type -> n
     dropped_keys: list[str] = field(default_factory=list)
+    # (former name, latest name) of each user renamed in CloudTrail. The scenario
+    # keeps only the latest name, because its user fields have no place for another.
+    renamed_users: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def dropped(self) -> int:
@@ -268,6 +271,7 @@ def convert_records(
         "bills": baseline_bills(account_id, region, services, now, options.bill_months),
     }
     stats.dropped_keys = list(accounts.dropped_keys)
+    stats.renamed_users = list(accounts.renamed)
     return Conversion(scenario=scenario, events=events, stats=stats)
 
 
@@ -420,6 +424,12 @@ def summary_lines(
         lines.append(
             "keys left out because a RAM user holds at most two: "
             + ", ".join(stats.dropped_keys)
+        )
+    if stats.renamed_users:
+        lines.append(
+            "users renamed in CloudTrail, kept under their latest name (the former "
+            "name stays only in the events): "
+            + ", ".join(f"{old} -> {new}" for old, new in stats.renamed_users)
         )
     return lines
 

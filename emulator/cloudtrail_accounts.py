@@ -5,6 +5,11 @@ side. A user exists if it made a call or was created, unless it was deleted late
 key exists if it signed a call or was created, unless it was deleted later. Users and
 keys that existed before the first record get the account's start date as their
 creation date.
+
+A user is one IAM principal: records that show one ``principalId`` under two
+``userName`` values (the user was renamed, as IAM UpdateUser allows) describe one
+user, which keeps the name of its latest record. The scenario format has no field for
+a former name, so ``renamed`` lists each rename for the conversion summary.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from emulator.system_policies import SYSTEM_POLICIES
 
 MAX_KEYS_PER_USER = 2
 
-# Replay order for calls of the same second: a user is created before its key and
-# login profile, and deleted after them.
+# Replay order for calls of the same second: a user is created or renamed before its
+# key and login profile, and deleted after them.
 CALL_ORDER = {
     "CreateUser": 0,
+    "UpdateUser": 0,
     "CreateAccessKey": 1,
     "CreateLoginProfile": 1,
     "AttachUserPolicy": 1,
@@ -67,6 +73,9 @@ class AccountBuilder:
         self.ids = ids
         self.account_start = account_start
         self.users: dict[str, UserRecord] = {}
+        # The current name of each RAM UserId, so that a renamed user stays one user.
+        self.names_by_id: dict[str, str] = {}
+        self.renamed: list[tuple[str, str]] = []  # (former name, latest name)
         self.root_keys: dict[str, dict[str, str]] = {}
         self.deleted_users: set[str] = set()
         self.dropped_keys: list[str] = []
@@ -100,6 +109,7 @@ class AccountBuilder:
         user_name = str(parameters.get("userName") or self._caller_name(record) or "")
         handler = {
             "CreateUser": self._create_user,
+            "UpdateUser": self._update_user,
             "DeleteUser": self._delete_user,
             "CreateAccessKey": self._create_key,
             "DeleteAccessKey": self._delete_key,
@@ -136,23 +146,64 @@ class AccountBuilder:
         if not name or name in self.deleted_users:
             return
         principal = str(identity.get("principalId") or name)
-        user = self.users.get(name) or self._add_user(name, principal, None)
+        user = self._principal_user(name, principal)
         if long_term:
             alibaba_id = map_access_key_id(key_id)
             user.keys.setdefault(alibaba_id, self._key(alibaba_id, None))
 
-    def _add_user(self, name: str, principal: str, created: str | None) -> UserRecord:
+    def _principal_user(self, name: str, principal: str) -> UserRecord:
+        """Return the user of ``principal``, renamed to ``name`` if it had another."""
+        user_id = self.ids.user_id(principal)
+        known = self.names_by_id.get(user_id)
+        if known is not None and known != name and known in self.users:
+            return self._rename(known, name)
+        user = self.users.get(name)
+        if user is None:
+            return self._add_user(name, user_id, None)
+        self.names_by_id.setdefault(user_id, name)
+        return user
+
+    def _add_user(self, name: str, user_id: str, created: str | None) -> UserRecord:
         user = UserRecord(
             name=name,
-            user_id=self.ids.user_id(principal),
+            user_id=user_id,
             create_date=created or self.account_start,
         )
         self.users[name] = user
+        self.names_by_id[user_id] = name
         self.deleted_users.discard(name)
         return user
 
+    def _rename(self, old: str, new: str) -> UserRecord:
+        """Move user ``old`` to the name ``new`` and return it.
+
+        A record that already exists under ``new`` came from request parameters
+        that named the user before its own calls did. It is the same user, so its
+        keys, policies, login profile and MFA device are merged in.
+        """
+        user = self.users.pop(old)
+        placeholder = self.users.pop(new, None)
+        if placeholder is not None:
+            for key_id, key in placeholder.keys.items():
+                user.keys.setdefault(key_id, key)
+            for policy in placeholder.policies:
+                if policy not in user.policies:
+                    user.policies.append(policy)
+            user.login_profile = user.login_profile or placeholder.login_profile
+            user.mfa_serial = user.mfa_serial or placeholder.mfa_serial
+        user.name = new
+        self.users[new] = user
+        for user_id, name in self.names_by_id.items():
+            if name in (old, new):
+                self.names_by_id[user_id] = new
+        self.deleted_users.discard(new)
+        self.renamed.append((old, new))
+        return user
+
     def _user(self, name: str) -> UserRecord:
-        return self.users.get(name) or self._add_user(name, name, None)
+        return self.users.get(name) or self._add_user(
+            name, self.ids.user_id(name), None
+        )
 
     def _key(self, key_id: str, created: str | None) -> dict[str, str]:
         return {
@@ -164,7 +215,17 @@ class AccountBuilder:
 
     def _create_user(self, name: str, params: dict, response: dict, time: str) -> None:
         aws_user = response.get("user") or {}
-        self._add_user(name, str(aws_user.get("userId") or name), time)
+        user_id = self.ids.user_id(str(aws_user.get("userId") or name))
+        known = self.names_by_id.get(user_id)
+        if known is not None and known != name and known in self.users:
+            self._rename(known, name).create_date = time
+            return
+        self._add_user(name, user_id, time)
+
+    def _update_user(self, name: str, params: dict, response: dict, time: str) -> None:
+        new_name = str(params.get("newUserName") or "")
+        if new_name and new_name != name and name in self.users:
+            self._rename(name, new_name)
 
     def _delete_user(self, name: str, params: dict, response: dict, time: str) -> None:
         self.users.pop(name, None)

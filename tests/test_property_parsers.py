@@ -397,32 +397,48 @@ def test_convert_records_mutated(mutation: tuple[Any, tuple, str]) -> None:
         assert one_line(str(error))
         return
     assert conversion.events
-    try:
-        load_scenario({**conversion.scenario, "events": conversion.events})
-    except ScenarioError as error:
-        # NOTE: two user names with one principalId give two users with one UserId;
-        # test_convert_renamed_user_loads marks that known bug.
-        if "duplicate UserId" not in str(error):
-            raise
+    load_scenario({**conversion.scenario, "events": conversion.events})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the converter makes one user per name, so a user renamed in CloudTrail "
-    "(one principalId under two userName values) becomes two users with the same "
-    "UserId and key, which load_scenario rejects",
-)
 def test_convert_renamed_user_loads() -> None:
+    original = convert_records(json.loads(json.dumps(CLOUDTRAIL)))
     records = json.loads(json.dumps(CLOUDTRAIL))
-    for record in records:
-        identity = record.get("userIdentity") or {}
-        if identity.get("type") == "IAMUser" and identity.get("userName"):
-            identity["userName"] = identity["userName"] + "-renamed"
-            break
+    earliest = min(records, key=lambda record: record["eventTime"])
+    name = earliest["userIdentity"]["userName"]
+    earliest["userIdentity"]["userName"] = f"{name}-old"
 
     conversion = convert_records(records)
 
     load_scenario({**conversion.scenario, "events": conversion.events})
+    users = {user["UserName"]: user for user in conversion.scenario["users"]}
+    before = {user["UserName"]: user for user in original.scenario["users"]}
+    assert sorted(users) == sorted(before)
+    assert users[name]["UserId"] == before[name]["UserId"]
+    assert conversion.stats.renamed_users == [(f"{name}-old", name)]
+
+
+def test_convert_update_user_keeps_new_name() -> None:
+    records = json.loads(json.dumps(CLOUDTRAIL))
+    latest = max(records, key=lambda record: record["eventTime"])
+    rename = json.loads(json.dumps(latest))
+    name = rename["userIdentity"]["userName"]
+    rename.update(
+        eventID="0b9a3c51-0000-4000-8000-000000000001",
+        eventName="UpdateUser",
+        eventSource="iam.amazonaws.com",
+        eventTime="2023-07-10T11:50:00Z",
+        requestParameters={"userName": name, "newUserName": f"{name}-new"},
+        responseElements=None,
+        errorCode=None,
+    )
+    rename.pop("errorMessage", None)
+
+    conversion = convert_records([*records, rename])
+
+    load_scenario({**conversion.scenario, "events": conversion.events})
+    names = [user["UserName"] for user in conversion.scenario["users"]]
+    assert names == [f"{name}-new"]
+    assert conversion.stats.renamed_users == [(name, f"{name}-new")]
 
 
 @BOUNDED
