@@ -7,7 +7,9 @@ Two mechanisms, used together:
 * patterns catch secret-shaped text even when it was never registered:
   ``AccessKeySecret=...``, ``"AccessKeySecret": "..."``, ``SecurityToken``,
   ``x-acs-security-token`` and ``Password`` fields, and 30-character secrets written
-  next to the word "secret".
+  next to the word "secret". Only the value of such a pair is masked: the words
+  around it, a path such as ``/etc/passwd`` and prose such as "passwd: is
+  required" stay as they are.
 
 ``install()`` attaches ``RedactingFilter`` to the root logger, Prefect's loggers and
 akresponder's loggers, and to every handler they have. Flows and the CLI call it once
@@ -45,10 +47,15 @@ _SECRET_NAMES = (
     r"|SecurityToken|security_token|securityToken|x-acs-security-token"
     r"|Password|password|passwd|client_secret"
 )
-# name=value or name: value, quoted or not, up to a delimiter.
+# A secret-named key and its value: key=value, "key": "value" or key: value. The key
+# must be a word of its own, outside a path such as /etc/passwd, and quoted on both
+# sides or on neither. A quote or colon that ends other text is then no pair.
 _ASSIGNMENT = re.compile(
-    rf"(?P<name>\b(?:{_SECRET_NAMES}))(?P<sep>['\"]?\s*[:=]\s*['\"]?)"
-    r"(?P<value>[^'\"\s,&;}\])]+)"
+    rf"(?<![\w./\\])(?P<open>['\"])?(?P<name>\b(?:{_SECRET_NAMES}))"
+    r"(?(open)(?P=open)|(?!['\"\w]))"
+    r"(?P<sep>\s*(?P<op>[:=])\s*)"
+    r"(?:(?P<quote>['\"])(?P<quoted>[^'\"\n]+)(?P=quote)"
+    r"|(?P<value>[^'\"\s,&;}\])]+)(?P<after>\s+[A-Za-z])?)"
 )
 # A 30-character secret near the word "secret" (for example "secret is 0a1B...").
 _NEAR_SECRET = re.compile(
@@ -94,9 +101,29 @@ def scrub_text(text: str) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
-    text = _ASSIGNMENT.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)
+    text = _ASSIGNMENT.sub(_mask_assignment, text)
     text = _NEAR_SECRET.sub(lambda m: f"{m['name']}{MASK}", text)
     return text
+
+
+def _mask_assignment(match: re.Match[str]) -> str:
+    """Mask the value of one ``_ASSIGNMENT`` match, or keep the text of prose.
+
+    After a colon, a value of letters only that more words follow is a sentence
+    ("passwd: is required for console login"), not a pair, so it is kept.
+    """
+    # NOTE: a password of letters only, written "Password: word more words", is
+    # therefore left visible unless register_secret recorded it.
+    text = match.group(0)
+    value = match["value"]
+    if value is None:
+        start, end = match.span("quoted")
+    elif match["op"] == ":" and value.isalpha() and match["after"]:
+        return text
+    else:
+        start, end = match.span("value")
+    offset = match.start()
+    return text[: start - offset] + MASK + text[end - offset :]
 
 
 def scrub(obj: Any) -> Any:

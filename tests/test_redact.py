@@ -39,6 +39,12 @@ def test_redact_short_values_not_registered() -> None:
         ("x-acs-security-token: CAIS123abc+/=", "x-acs-security-token: ***"),
         ("SecurityToken=CAIStoken&Signature=x", "SecurityToken=***&Signature=x"),
         ("Password=hunter22 user=bob", "Password=*** user=bob"),
+        ("password: 'two words'", "password: '***'"),
+        ("--password=hunter22 --user bob", "--password=*** --user bob"),
+        ("Password: hunter22 was rejected", "Password: *** was rejected"),
+        ("passwd: hunter", "passwd: ***"),
+        ('"SecurityToken":"CAIS123abc"}', '"SecurityToken":"***"}'),
+        ("{'password': 'hunter22'}", "{'password': '***'}"),
         (
             "the secret is Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0, keep it",
             "the secret is ***, keep it",
@@ -55,6 +61,12 @@ def test_redact_secret_shaped_text(text: str, expected: str) -> None:
         "PasswordResetRequired=True MFABindRequired=False",
         "NextToken=eyJvZmZzZXQiOiAyfQ",
         "access_key_id=LTAI5tAPPBACKEND00000001 action=UpdateAccessKey",
+        "passwd: is required for console login",
+        "Reset the Password: the user must sign in again",
+        "invalid AccessKey ID 'LTAI5t../../etc/passwd': expected 'LTAI' and digits",
+        "invalid incident_id '../../etc/passwd: x'; use letters",
+        "the passwd file was changed",
+        'set "Password": "" to clear it',
     ],
 )
 def test_redact_leaves_ordinary_fields(text: str) -> None:
