@@ -12,7 +12,9 @@ asks the Prefect API for their scheduled runs every ``poll_seconds``, claims eac
 run by moving it to Pending (the server rejects a second claim), and runs it with
 Prefect's flow engine in a thread of this process, where every module is already
 imported. The run's states, logs, artifacts, pauses for approval and its
-``deployment_id`` are the same as in a subprocess.
+``deployment_id`` are the same as in a subprocess. A run paused for approval, or
+one inside ``waiting_for_other_runs`` (a response waiting for its child responses),
+does not count against the limit, so it cannot hold back the runs it waits for.
 
 What a thread cannot give, compared with Prefect's subprocess per run:
 
@@ -30,7 +32,9 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -52,6 +56,45 @@ STOP_GRACE_SECONDS = 10.0
 # Seconds between retries after a poll of the Prefect API failed.
 API_RETRY_SECONDS = 2.0
 
+# Flow runs of this process inside ``waiting_for_other_runs``, with the nesting
+# depth of each.
+_waiting: Counter[UUID] = Counter()
+_waiting_lock = threading.Lock()
+
+
+@contextmanager
+def waiting_for_other_runs() -> Iterator[None]:
+    """Mark the current flow run as blocked until other flow runs end.
+
+    An ``InProcessRunner`` of this process does not count a marked run against
+    its ``limit``. Without the mark, a response that waits for the child runs of
+    its own deployment would hold the slot those runs need: with every slot taken
+    by such parents, no child would start until the parents time out. Outside a
+    flow run the mark does nothing.
+    """
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    run_id = context.flow_run.id if context and context.flow_run else None
+    if run_id is None:
+        yield
+        return
+    with _waiting_lock:
+        _waiting[run_id] += 1
+    try:
+        yield
+    finally:
+        with _waiting_lock:
+            _waiting[run_id] -= 1
+            if _waiting[run_id] <= 0:
+                del _waiting[run_id]
+
+
+def waiting_run_ids() -> set[UUID]:
+    """Return the ids of the flow runs inside ``waiting_for_other_runs``."""
+    with _waiting_lock:
+        return set(_waiting)
+
 
 class InProcessRunner:
     """Polls for the runs of some deployments and runs each in a thread.
@@ -60,7 +103,8 @@ class InProcessRunner:
     that flow. ``limit`` is the maximum number of runs executing at once. A run
     paused for approval keeps its thread while it waits for a person. It does not
     count against ``limit``, so waiting incidents cannot hold back the containment
-    of a new one. ``MAX_THREADS`` bounds the threads.
+    of a new one. Nor does a run inside ``waiting_for_other_runs``.
+    ``MAX_THREADS`` bounds the threads.
     """
 
     def __init__(
@@ -188,16 +232,20 @@ class InProcessRunner:
             thread.start()
 
     def _free_slots(self, client: Any) -> int:
-        """Return how many more runs may start, not counting paused runs."""
+        """Return how many more runs may start.
+
+        Runs paused for approval and runs waiting for other runs do not count.
+        """
         with self._lock:
             for run_id in [r for r, t in self._in_flight.items() if not t.is_alive()]:
                 del self._in_flight[run_id]
             in_flight = list(self._in_flight)
-        free = self.limit - len(in_flight)
-        if free > 0 or not in_flight:
-            return free
-        paused = self._count_paused(client, in_flight)
-        return min(free + paused, MAX_THREADS - len(in_flight))
+        waiting = waiting_run_ids()
+        busy = [run_id for run_id in in_flight if run_id not in waiting]
+        free = self.limit - len(busy)
+        if free <= 0 and busy:
+            free += self._count_paused(client, busy)
+        return min(free, MAX_THREADS - len(in_flight))
 
     @staticmethod
     def _count_paused(client: Any, run_ids: list[UUID]) -> int:

@@ -4,8 +4,10 @@ The investigation's lineage walk finds every key the attacker minted, down to th
 depth limit. Each needs approval by the mechanism of the destructive steps
 (``auto_approve``, a person through a deployment, or no). An approved key gets a
 response run of its own with the parent's settings: a subflow call of
-``respond_to_compromised_key`` in this process, or ``run_deployment`` of the
-parent's deployment when the parent is served. A key the lineage says to disable
+``respond_to_compromised_key`` in this process, or, when the parent runs from a
+deployment, a run of that deployment that the parent waits for. Either carries
+the tags ``akresponder``, ``key:<id>``, ``incident:<child incident>`` and
+``parent:<parent incident>``. A key the lineage says to disable
 and delete gets mode ``delete``; any other gets ``auto``. Child runs carry
 ``parent_incident_id`` and start no children of their own, because the parent's
 walk already covers the whole chain.
@@ -305,15 +307,22 @@ class RelatedResponses:
     ) -> ChildResponse:
         from prefect.deployments import run_deployment
 
-        # NOTE: no test serves the parent yet, so this path has not run; the
-        # subflow path above is the tested one.
-        flow_run = run_deployment(
-            deployment,
-            parameters={"params": child.model_dump(mode="json")},
-            tags=run_tags,
-            idempotency_key=f"respond-{child.access_key_id}-{child.incident_id}",
-            timeout=CHILD_RUN_TIMEOUT_SECONDS,
-        )
+        from deployments.inprocess import waiting_for_other_runs
+
+        # The child is linked to this run through a task run of this run, so the
+        # UI shows it under the parent, and it keeps the deployment's tags.
+        # NOTE: a worker or "serve --subprocess-runs" with a run limit counts this
+        # waiting parent against the limit: with every slot taken by such parents,
+        # the children wait until CHILD_RUN_TIMEOUT_SECONDS ends. The in-process
+        # runner of deployments.serve does not count it (waiting_for_other_runs).
+        with waiting_for_other_runs():
+            flow_run = run_deployment(
+                deployment,
+                parameters={"params": child.model_dump(mode="json")},
+                tags=run_tags,
+                idempotency_key=f"respond-{child.access_key_id}-{child.incident_id}",
+                timeout=CHILD_RUN_TIMEOUT_SECONDS,
+            )
         state = flow_run.state
         report: dict[str, Any] = {}
         path = Path(child.report_path)
