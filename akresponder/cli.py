@@ -27,10 +27,11 @@ import argparse
 import logging
 import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -43,6 +44,64 @@ PLACEHOLDERS: dict[str, str] = {}
 
 class UsageError(Exception):
     """Invalid command-line input; the message is the one line to print."""
+
+
+# argparse's own messages, reworded to name the invalid value and the expected one.
+_ARGPARSE_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^the following arguments are required: (?P<names>.+)$"),
+        "missing {names}",
+    ),
+    (
+        re.compile(r"^argument (?P<option>\S+?): invalid int value: (?P<value>.+)$"),
+        "invalid {option} {value}: expected a whole number",
+    ),
+    (
+        re.compile(r"^argument (?P<option>\S+?): invalid float value: (?P<value>.+)$"),
+        "invalid {option} {value}: expected a number",
+    ),
+    (
+        re.compile(r"^argument (?P<option>\S+?): expected one argument$"),
+        "missing value for {option}",
+    ),
+    (
+        re.compile(
+            r"^argument (?P<option>\S+?): invalid choice: (?P<value>.+?) "
+            r"\(choose from (?P<choices>.+)\)$"
+        ),
+        "invalid {option} {value}: expected one of {choices}",
+    ),
+    (
+        re.compile(r"^unrecognized arguments: (?P<names>.+)$"),
+        "unknown arguments {names}",
+    ),
+    (
+        re.compile(r"^argument (?P<option>\S+?): (?P<detail>.+)$"),
+        "invalid {option}: {detail}",
+    ),
+)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser that reports invalid input on one line and exits with 2.
+
+    The line names the command, the invalid value and the expected one, and points
+    to ``--help`` for the full usage. Every non-zero exit of this CLI prints one
+    line on stderr, so the usage text is not printed.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, template in _ARGPARSE_MESSAGES:
+            match = pattern.match(message)
+            if match:
+                message = template.format(**match.groupdict())
+                break
+        if message.startswith("invalid COMMAND"):
+            message = message.replace("invalid COMMAND", "unknown command", 1)
+        command = self.prog.removeprefix("akresponder").strip()
+        prefix = f"{command}: " if command else ""
+        _fail(f"{prefix}{message}; run '{self.prog} --help' for the usage")
+        self.exit(EXIT_USAGE)
 
 
 def _prepare_environment() -> None:
@@ -67,7 +126,7 @@ def _positive_rate(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="akresponder",
         description="Respond to a compromised Alibaba Cloud AccessKey pair.",
     )
@@ -413,7 +472,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status."""
     _prepare_environment()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        # argparse exits for --help (0) and for invalid input (2, one line printed).
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if not args.verbose:
         # The ephemeral Prefect server runs as a child process that inherits this
         # environment and logs its shutdown errors to the shared stderr.

@@ -42,6 +42,29 @@ def stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
             "invalid sweep setting users_per_batch: Input should be greater than",
         ),
         (["alert", "/nonexistent/alert.json"], "cannot read /nonexistent/alert.json"),
+        (
+            ["respond", "not-a-key"],
+            "invalid AccessKey ID 'not-a-key': expected 'LTAI' followed by",
+        ),
+        (
+            ["respond"],
+            "respond: missing ACCESS_KEY_ID; run 'akresponder respond --help'",
+        ),
+        (
+            ["respond", CI_KEY_A, "--mode", "bogus"],
+            "respond: invalid --mode 'bogus': expected one of 'auto', 'delete'",
+        ),
+        (
+            ["respond", CI_KEY_A, "--lookback-days", "ten"],
+            "respond: invalid --lookback-days 'ten': expected a whole number",
+        ),
+        (["respond", CI_KEY_A, "--state-dir"], "missing value for --state-dir"),
+        (["respond", CI_KEY_A, "--colour"], "unknown arguments --colour; run"),
+        (["respnd", CI_KEY_A], "unknown command 'respnd': expected one of 'respond'"),
+        (
+            ["sweep", "--users-per-batch", "x"],
+            "sweep: invalid --users-per-batch 'x': expected a whole number",
+        ),
     ],
 )
 def test_cli_usage_errors_exit_2(
