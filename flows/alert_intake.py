@@ -45,6 +45,7 @@ from pydantic import BaseModel
 
 from akresponder import notify, redact
 from akresponder.alerts import AlertedKey, AlertIgnored, decode_payload, parse_alert
+from akresponder.approvals import ApprovalSettings
 from akresponder.journal import default_state_dir
 
 DEFAULT_RESPONSE_DEPLOYMENT = "respond-to-compromised-key/respond"
@@ -439,13 +440,16 @@ def alert_intake(
     state_dir: str | None = None,
     settings_block: str | None = None,
     credentials_block: str | None = None,
+    approval: ApprovalSettings | None = None,
 ) -> dict[str, Any]:
     """Start or attach a response for every AccessKey the alert names.
 
     ``response_deployment`` (``flow/deployment``) runs each response when it
     exists; ``dedupe_window_hours`` is how long after a response a new alert for
-    the same key attaches to it. ``dry_run``, ``state_dir``, ``settings_block``
-    and ``credentials_block`` are passed on to each response.
+    the same key attaches to it. ``dry_run``, ``state_dir``, ``settings_block``,
+    ``credentials_block`` and ``approval`` are passed on to each response. Only
+    the ``approval`` fields that were given are passed, so the timeout and its
+    default answer still come from the settings block unless set here.
 
     Returns ``{"alert_id", "ignored", "outcomes": [IntakeOutcome as dict]}``.
     Raises ``AlertFormatError`` when the payload names no key, and
@@ -468,6 +472,10 @@ def alert_intake(
     ):
         if value:
             response_parameters[name] = value
+    if approval is not None:
+        response_parameters["approval"] = approval.model_dump(
+            mode="json", exclude_unset=True
+        )
     intake = Intake(
         response_deployment=response_deployment,
         window=dedupe_window(dedupe_window_hours),
@@ -547,6 +555,43 @@ def add_alert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--credentials-block", metavar="NAME", help="saved credentials block"
     )
+    parser.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="answer yes to every approval of each response (delete keys, detach "
+        "policies)",
+    )
+    parser.add_argument(
+        "--approval-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="seconds a served response waits for an approval before its default "
+        "answer (default: the settings block's, else 3600)",
+    )
+
+
+def _approval_from_args(args: argparse.Namespace) -> ApprovalSettings | None:
+    """Build the responses' approval settings from the options that were given.
+
+    Raises ``ValueError`` naming the option and the accepted range.
+    """
+    from pydantic import ValidationError
+
+    values: dict[str, Any] = {}
+    if getattr(args, "auto_approve", False):
+        values["auto_approve"] = True
+    timeout = getattr(args, "approval_timeout", None)
+    if timeout is not None:
+        values["timeout_seconds"] = timeout
+    if not values:
+        return None
+    try:
+        return ApprovalSettings(**values)
+    except ValidationError as error:
+        reason = error.errors()[0]["msg"]
+        raise ValueError(
+            f"invalid --approval-timeout {timeout}: {reason} (whole seconds)"
+        ) from None
 
 
 def run_alert_cli(args: argparse.Namespace) -> int:
@@ -578,6 +623,11 @@ def run_alert_cli(args: argparse.Namespace) -> int:
     except AlertIgnored as ignored:
         print(f"Alert ignored: {ignored}")
         return 0
+    try:
+        approval = _approval_from_args(args)
+    except ValueError as error:
+        print(f"akresponder: {error}", file=sys.stderr)
+        return 2
 
     state = alert_intake(
         payload,
@@ -588,6 +638,7 @@ def run_alert_cli(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         settings_block=args.settings_block,
         credentials_block=args.credentials_block,
+        approval=approval,
         return_state=True,
     )
     outcome = state.result(raise_on_failure=False)
