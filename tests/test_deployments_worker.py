@@ -158,12 +158,11 @@ def test_worker_runs_deployed_response(
             assert worker.returncode == 0, (
                 worker.stdout[-3000:] + (worker.stderr[-3000:])
             )
-            state = client.get(f"/flow_runs/{run_id}").json()["state"]
-            assert state["type"] == "COMPLETED", (
-                state,
-                worker.stdout[-3000:],
-                worker.stderr[-3000:],
-            )
+            finished = client.get(f"/flow_runs/{run_id}").json()
+            logs = client.post(
+                "/logs/filter",
+                json={"logs": {"flow_run_id": {"any_": [run_id]}}},
+            ).json()
         finally:
             delete_deployments(client)
             # The copy holds the test scenarios' secrets, which the session's
@@ -171,18 +170,19 @@ def test_worker_runs_deployed_response(
             shutil.rmtree(checkout, ignore_errors=True)
 
         assert CI_KEY_A not in running.cloud.access_keys
+    assert finished["state"]["type"] == "COMPLETED", (
+        finished["state"],
+        worker.stdout[-3000:],
+        worker.stderr[-3000:],
+    )
+    assert f"key:{CI_KEY_A}" in finished["tags"]
+    assert "akresponder" in finished["tags"]
+    messages = [item["message"] for item in logs]
+    assert "All deployment steps completed successfully" in messages
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["decision"]["path"] == "delete"
     assert report["complete"] is True
-    tags = client_tags(api_url, headers, run_id)
-    assert f"key:{CI_KEY_A}" in tags
-    assert "akresponder" in tags
     print(
         f"deploy {deployed_at - began:.1f} s, worker run {worked_at - deployed_at:.1f}"
         f" s, total {time.monotonic() - began:.1f} s"
     )
-
-
-def client_tags(api_url: str, headers: dict[str, str], run_id: str) -> list[str]:
-    with httpx.Client(base_url=api_url, headers=headers, trust_env=False) as client:
-        return client.get(f"/flow_runs/{run_id}").json()["tags"]
