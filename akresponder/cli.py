@@ -30,6 +30,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -125,6 +126,28 @@ def _positive_rate(text: str) -> float:
     return rate
 
 
+def _incident_start(text: str) -> datetime:
+    """Parse ``--incident-start``: an ISO 8601 time with a zone, not in the future."""
+    example = "such as 2026-11-20T08:00:00Z or 2026-11-20T16:00:00+08:00"
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date and time; give one with a time zone, "
+            f"{example}"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone; add Z for UTC or an offset, {example}"
+        )
+    if moment > datetime.now(UTC):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is in the future; give the time the compromise began, "
+            "such as the first suspicious event's time"
+        )
+    return moment
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="akresponder",
@@ -190,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
         "block) (default: file:~/.akresponder/secrets)",
     )
     respond.add_argument("--incident-id", metavar="ID", help="incident id to use")
+    respond.add_argument(
+        "--incident-start",
+        type=_incident_start,
+        metavar="ISO8601",
+        help="when the compromise began, with a time zone, such as "
+        "2026-11-20T08:00:00Z; the key's calls before it are its normal use "
+        "(default: estimated from the key's history)",
+    )
     respond.add_argument(
         "--approval-timeout",
         type=int,
@@ -344,6 +375,7 @@ def _respond_request(args: argparse.Namespace) -> Any:
             settings_block=args.settings_block,
             credentials_block=args.credentials_block,
             check_billing=not args.no_billing,
+            incident_start=args.incident_start,
         )
     except ValidationError as error:
         first = error.errors()[0]
