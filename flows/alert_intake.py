@@ -29,7 +29,9 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import logging
 import os
+import random
 import re
 import sys
 import time
@@ -38,6 +40,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from uuid import UUID
 
 from prefect import flow, get_run_logger, tags
 from prefect.artifacts import create_markdown_artifact
@@ -53,11 +56,13 @@ RESPONSE_FLOW_NAME = "respond-to-compromised-key"
 ENV_DEDUPE_HOURS = "AKRESPONDER_ALERT_DEDUPE_HOURS"
 DEFAULT_DEDUPE_HOURS = 24.0
 RUN_TAG = "akresponder"
-# Tries to create a response run while the Prefect API returns busy statuses or
-# drops the connection, and the wait before try N+1 (N times the seconds). Each
-# try includes the Prefect client's own retries, about a minute.
-START_ATTEMPTS = 3
-START_RETRY_SECONDS = 10.0
+# Seconds to keep trying to create a response run while the Prefect API is busy
+# or drops the connection, the waits between tries (doubled after each failure up
+# to the maximum, then jittered by 0.5 to 1.5 times), and how often to log.
+START_SECONDS = 120.0
+START_BASE_DELAY = 0.1
+START_MAX_DELAY = 2.0
+START_LOG_EVERY = 10
 # Prefect state types of a response that is still under way.
 ACTIVE_STATES = frozenset({"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"})
 _LOCK_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -203,67 +208,79 @@ def find_recent_journal(
     return str(incident), f"incident journal {path.name} was updated at {updated}"
 
 
-def _deployment_exists(name: str) -> bool:
+def _deployment_id(name: str) -> UUID | None:
+    """Return the id of the deployment ``flow/name``, or None when it does not exist."""
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
         try:
-            client.read_deployment_by_name(name)
+            return client.read_deployment_by_name(name).id
         except ObjectNotFound:
-            return False
-    return True
+            return None
 
 
 def _start_through_deployment(
-    deployment: str, parameters: dict[str, Any], run_tags: list[str], idempotency: str
+    deployment_id: UUID,
+    parameters: dict[str, Any],
+    run_tags: list[str],
+    idempotency: str,
+    log: logging.Logger | logging.LoggerAdapter,
 ) -> tuple[str, str | None]:
     """Create the response run; return its id and the incident of its tags.
 
-    A Prefect API that stays busy (HTTP 429 or 5xx) or drops the connection
-    through the client's own retries gets START_ATTEMPTS tries in all, because an
-    alert whose response never starts is lost. The idempotency key makes a
-    repeated create return the same run.
+    A busy SQLite-backed Prefect server answers 503 at once when two writes
+    overlap, and the Prefect client waits 2, 4, 8, 16 and 32 s between its own
+    retries: one intake could then wait a minute while the attacker goes on. So
+    the client's retries are off here, and a busy status (429, 5xx) or a dropped
+    connection is retried after 0.1 to 2 s, for up to START_SECONDS. The
+    idempotency key makes a repeated create return the same run. The run is not
+    linked as a subflow of the intake: that link costs a task-run write before
+    the run exists; the intake's artifact and the run's tags link them instead.
     """
     import httpx
-    from prefect.deployments import run_deployment
+    from prefect.client.orchestration import get_client
     from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-    for attempt in range(1, START_ATTEMPTS + 1):
-        try:
-            flow_run = run_deployment(
-                deployment,
-                parameters={"params": parameters},
-                tags=run_tags,
-                idempotency_key=idempotency,
-                timeout=0,
-                # A subflow link costs a task-run write before the run exists: up
-                # to 5 s on a busy 2-core machine while the attacker keeps going.
-                # The intake's artifact and the key and incident tags link the runs.
-                as_subflow=False,
-            )
-        except (PrefectHTTPStatusError, httpx.TransportError) as error:
-            if isinstance(error, PrefectHTTPStatusError):
-                if not busy_status(error.response.status_code):
+    deadline = time.monotonic() + START_SECONDS
+    failures = 0
+    with (
+        temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}),
+        get_client(sync_client=True) as client,
+    ):
+        while True:
+            try:
+                flow_run = client.create_flow_run_from_deployment(
+                    deployment_id,
+                    parameters={"params": parameters},
+                    tags=run_tags,
+                    idempotency_key=idempotency,
+                )
+            except (PrefectHTTPStatusError, httpx.TransportError) as error:
+                if isinstance(error, PrefectHTTPStatusError):
+                    if not busy_status(error.response.status_code):
+                        raise
+                    reason = f"HTTP {error.response.status_code}"
+                else:
+                    reason = type(error).__name__
+                failures += 1
+                delay = min(START_MAX_DELAY, START_BASE_DELAY * 2 ** (failures - 1))
+                delay *= 0.5 + random.random()
+                if time.monotonic() + delay > deadline:
                     raise
-                reason = f"HTTP {error.response.status_code}"
-            else:
-                reason = type(error).__name__
-            if attempt == START_ATTEMPTS:
-                raise
-            get_run_logger().warning(
-                "Prefect API busy or unreachable (%s) creating %s; attempt %d of %d, "
-                "next in %.0f s",
-                reason,
-                idempotency,
-                attempt,
-                START_ATTEMPTS,
-                START_RETRY_SECONDS * attempt,
-            )
-            time.sleep(START_RETRY_SECONDS * attempt)
-            continue
-        return str(flow_run.id), _incident_from_tags(list(flow_run.tags or []))
-    raise AssertionError("unreachable")
+                if failures % START_LOG_EVERY == 1:
+                    log.warning(
+                        "Prefect API busy or unreachable (%s) creating %s; try %d "
+                        "failed, retrying for up to %.0f s more",
+                        reason,
+                        idempotency,
+                        failures,
+                        deadline - time.monotonic(),
+                    )
+                time.sleep(delay)
+                continue
+            return str(flow_run.id), _incident_from_tags(list(flow_run.tags or []))
 
 
 def _start_as_subflow(
@@ -297,7 +314,7 @@ class Intake:
         self.window = window
         self.state_dir = state_dir
         self.response_parameters = response_parameters
-        self.use_deployment = _deployment_exists(response_deployment)
+        self.deployment_id = _deployment_id(response_deployment)
 
     def handle(self, key: AlertedKey) -> IntakeOutcome:
         """Start, attach or skip the response for one alerted key."""
@@ -368,12 +385,13 @@ class Intake:
         run_tags = [*key_tags(key.access_key_id, incident), f"alert:{key.source_kind}"]
         outcome.incident_id = incident
         try:
-            if self.use_deployment:
+            if self.deployment_id is not None:
                 run_id, tagged = _start_through_deployment(
-                    self.response_deployment,
+                    self.deployment_id,
                     parameters,
                     run_tags,
                     f"respond-{key.access_key_id}-{incident}",
+                    self.log,
                 )
                 outcome.incident_id = tagged or incident
                 outcome.reason = f"started deployment {self.response_deployment}"
@@ -487,7 +505,7 @@ def alert_intake(
         keys[0].alert_id,
         keys[0].source_kind,
         ",".join(key.access_key_id for key in keys),
-        response_deployment if intake.use_deployment else "(subflow)",
+        response_deployment if intake.deployment_id else "(subflow)",
     )
     outcomes = [intake.handle(key) for key in keys]
     create_markdown_artifact(
