@@ -24,6 +24,12 @@ Paths:
   Nothing is changed. The report lists the manual steps, and a root key escalates.
 * ``audit-only``: nothing is changed.
 
+A run after the delete or rotate path deleted the key finds no key to triage. When
+the journal shows that the earlier run got as far as deleting it, the run reports
+the journal's finished steps under the recorded decision, repeats nothing and
+completes. A key that does not exist and has no journal still takes the manual
+path: nobody can tell whose it is.
+
 Every step goes through ``StepRunner.perform`` (journal, dry run, approval) and
 every cloud call through a task of ``tasks/``.
 """
@@ -62,9 +68,11 @@ from akresponder.report import (
     Coverage,
     DecisionRecord,
     Finding,
+    Owner,
     RelatedCredential,
     Report,
     Timings,
+    UndoStep,
     findings_table,
     render_markdown,
     report_dict,
@@ -293,6 +301,8 @@ class ResponseRun(PathSteps):
         self.next_steps: list[str] = []
         self.investigation = Investigation()
         self.complete = True
+        # True when the journal shows the key deleted by an earlier run.
+        self.finished_earlier = False
 
     # Orchestration.
 
@@ -335,11 +345,16 @@ class ResponseRun(PathSteps):
             responder_user=responder_user,
             incident=self.incident,
         )
+        if self._resume_finished():
+            return
         self.decision = decide(
             self.triage.facts, self.params.mode, self.params.rotatable_now
         )
         self.path = self.decision.path
         self.decision_reasons = list(self.decision.reasons)
+        self.journal.set_fact(
+            "owner", self.triage.owner.model_dump(mode="json"), persist=False
+        )
         self.journal.set_decision(self.decision.to_dict())
         self.log.info(
             "Decided incident=%s access_key_id=%s owner=%s:%s path=%s",
@@ -350,8 +365,86 @@ class ResponseRun(PathSteps):
             self.path.value,
         )
 
+    def _resume_finished(self) -> bool:
+        """Take the journal's decision when an earlier run deleted the key.
+
+        The key is gone, and the journal records a delete or rotate decision with
+        the key disabled or its deletion under way: the run that recorded them
+        deleted it (or a person did, after it stopped). A ``delete-key`` step that
+        the stopped run did not record as done is recorded done now, saying so.
+        Returns False, changing nothing, in every other case.
+        """
+        assert self.triage is not None
+        recorded = self.journal.data.get("decision") or {}
+        if self.triage.key.status is not None:
+            return False
+        if recorded.get("path") not in (ResponsePath.DELETE, ResponsePath.ROTATE):
+            return False
+        deleting = self.journal.action("delete-key")
+        disabled = self.journal.action("disable-key")
+        reached = deleting is not None or (
+            disabled is not None
+            and disabled.status in (ActionStatus.DONE, ActionStatus.SKIPPED)
+        )
+        if not reached:
+            return False
+
+        owner = self.journal.fact("owner")
+        if owner and self.triage.owner.type == "unknown":
+            self.triage.owner = Owner.model_validate(owner)
+        user = self.triage.owner.user_name or (owner or {}).get("user_name")
+        if deleting is None or deleting.status != ActionStatus.DONE:
+            self.runner.record(
+                "delete-key",
+                step=f"Delete AccessKey {self.key_id}",
+                api="ram:DeleteAccessKey",
+                target=f"user/{user}/accesskey/{self.key_id}",
+                status=ActionStatus.DONE,
+                detail=f"{self.key_id} no longer exists on any RAM user. The "
+                "earlier run stopped before it recorded the deletion, so that run "
+                "or a person deleted it.",
+                undo=UndoStep(
+                    reversible=False,
+                    note="A deleted AccessKey cannot be restored; create a new one.",
+                ),
+                before=deleting.before if deleting else None,
+                params={"UserName": user, "UserAccessKeyId": self.key_id},
+            )
+
+        self.finished_earlier = True
+        self.path = ResponsePath(recorded["path"])
+        self.decision = Decision(
+            self.path,
+            list(recorded.get("reasons") or []),
+            forced=bool(recorded.get("forced")),
+        )
+        self.decision_reasons = [
+            *self.decision.reasons,
+            f"Run again after the response deleted {self.key_id}: the journal's "
+            "finished steps are reported and none is repeated.",
+        ]
+        new_key = self.journal.fact("new_access_key_id")
+        if new_key:
+            self.related.append(
+                RelatedCredential(
+                    access_key_id=new_key,
+                    user_name=user,
+                    relation="replacement-key",
+                    detail="Created by an earlier run of this incident.",
+                )
+            )
+        self.log.info(
+            "Resumed a finished response incident=%s access_key_id=%s path=%s",
+            self.incident,
+            self.key_id,
+            self.path.value,
+        )
+        return True
+
     def _run_path(self) -> None:
         assert self.path is not None and self.triage is not None
+        if self.finished_earlier:
+            return
         if self.path is ResponsePath.DELETE:
             self._delete_path()
         elif self.path is ResponsePath.ROTATE:

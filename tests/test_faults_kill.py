@@ -174,12 +174,6 @@ ROTATE_SECOND_KEY = (
     "other key' and creates a second one; the flow needs to record the creation "
     "before the call and adopt the key it finds on restart"
 )
-DELETED_KEY_MANUAL = (
-    "killed after DeleteAccessKey (or run again after a finished delete path), the "
-    "restart triages a key that no longer exists, finds no owner and chooses the "
-    "manual path, asking a person to confirm the account instead of reporting the "
-    "journal's finished steps"
-)
 
 
 @pytest.mark.parametrize(
@@ -192,11 +186,7 @@ DELETED_KEY_MANUAL = (
             marks=pytest.mark.xfail(strict=True, reason=ROTATE_SECOND_KEY),
         ),
         ("delete", "UpdateAccessKey"),
-        pytest.param(
-            "delete",
-            "DeleteAccessKey",
-            marks=pytest.mark.xfail(strict=True, reason=DELETED_KEY_MANUAL),
-        ),
+        ("delete", "DeleteAccessKey"),
     ],
 )
 def test_faults_killed_cli_resumes(tmp_path: Path, path: str, after: str) -> None:

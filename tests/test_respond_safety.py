@@ -218,3 +218,25 @@ def test_respond_leaks_no_secret(
     for secret in secrets:
         leaks = [text[:80] for text in texts if secret in text]
         assert leaks == [], f"secret found in {leaks}"
+
+
+def test_respond_finished_delete_rerun_reports_journal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with responder_emulator(monkeypatch) as running:
+        first = respond(tmp_path, CI_KEY_A, approval={"auto_approve": True})
+        second = respond(tmp_path, CI_KEY_A, approval={"auto_approve": True})
+
+        assert first["decision"]["path"] == "delete"
+        assert second["decision"]["path"] == "delete"
+        assert second["complete"] is True, second["next_steps"]
+        assert second["owner"]["user_name"] == "ci-deploy"
+        assert [action["id"] for action in second["actions"]] == [
+            "disable-key",
+            "delete-key",
+        ]
+        assert second["actions"] == first["actions"]
+        assert "none is repeated" in second["decision"]["reasons"][-1]
+        assert calls(running, "UpdateAccessKey") == 1
+        assert calls(running, "DeleteAccessKey") == 1
+        assert CI_KEY_A not in running.cloud.access_keys
