@@ -20,7 +20,13 @@ from akresponder.approvals import request_approval
 from akresponder.decision import Path as ResponsePath
 from akresponder.errors import CloudError
 from akresponder.report import ActionStatus, Finding, RelatedCredential, UndoStep
-from akresponder.sinks import SecretSink, make_sink
+from akresponder.sinks import (
+    FileSink,
+    PrefectSecretSink,
+    SecretSink,
+    make_sink,
+    secret_name,
+)
 from akresponder.triage import parse_time
 from tasks import actiontrail as trail_tasks
 from tasks import ram as ram_tasks
@@ -29,6 +35,9 @@ if TYPE_CHECKING:
     from blocks.settings import ResponderSettings
 
 ESCALATION_EVENT = "akresponder.incident.escalated"
+# The journal fact written just before CreateAccessKey: the user and the key ids it
+# had, so that a run after a crash can tell the key the call made.
+CREATE_STARTED = "create_key_started"
 
 ROOT_KEY_STEPS = [
     "Sign in to the Alibaba Cloud console with the account (root) credentials and "
@@ -179,7 +188,14 @@ class PathSteps:
 
     def _rotate_path(self) -> None:
         assert self.triage is not None
-        if not self._ensure_free_slot():
+        removed = self._remove_orphan_key()
+        if removed is None:
+            self._fall_back_to_contain(
+                f"An AccessKey that an interrupted run made for {self.user} still "
+                "takes a key slot, so the key was contained instead of rotated."
+            )
+            return
+        if not self._ensure_free_slot(removed):
             self._fall_back_to_contain(
                 f"User {self.user} has no free AccessKey slot and removing its other "
                 "key was not approved, so the key was contained instead of rotated."
@@ -199,11 +215,18 @@ class PathSteps:
                 f"It is disabled and replaced by {new_key}.",
             )
 
-    def _ensure_free_slot(self) -> bool:
+    def _ensure_free_slot(self, removed: set[str]) -> bool:
+        """Free a key slot of the owner. ``removed`` are keys deleted since triage."""
         assert self.triage is not None
         if self.journal.fact("new_access_key_id") or self.triage.key.free_key_slot:
             return True
-        others = [key for key in self.triage.other_keys]
+        others = [
+            key
+            for key in self.triage.other_keys
+            if key.get("AccessKeyId") not in removed
+        ]
+        if not others:
+            return True
         other = str(others[0].get("AccessKeyId")) if others else ""
         if other == self.triage.responder.access_key_id:
             self.runner.record(
@@ -233,6 +256,126 @@ class PathSteps:
             f"use {other} will stop working.",
         )
         return outcome.done or self.params.dry_run
+
+    def _remove_orphan_key(self) -> set[str] | None:
+        """Delete the key of a CreateAccessKey call that a crash kept from the journal.
+
+        The journal fact ``CREATE_STARTED`` lists the owner's keys before the call.
+        One key that appeared since then is the one the call made. The journal
+        cannot show whether the stopped run stored its secret whole in the sink,
+        and no application uses the key yet, because the rotation was not
+        confirmed. So the key is deleted (after approval, as every deletion), any
+        secret of it in the sink is removed, and a fresh pair is created.
+
+        Returns the ids deleted (empty when there was nothing to do), or None when
+        a key of the interrupted run still takes a slot: its deletion was not
+        approved, or several keys appeared and a person must choose.
+        """
+        started = self.journal.fact(CREATE_STARTED)
+        if not started or self.journal.fact("new_access_key_id"):
+            return set()
+        before = set(started.get("key_ids_before") or [])
+        current = ram_tasks.list_access_keys(
+            self.connection, self.user, incident=self.incident
+        )
+        appeared = [
+            str(item.get("AccessKeyId"))
+            for item in current
+            if item.get("AccessKeyId") not in before
+        ]
+        if not appeared:
+            # The call made no key: it failed, or its key was deleted already.
+            self.journal.set_fact(CREATE_STARTED, None)
+            return set()
+
+        stopped = (
+            f"An earlier run was stopped after it called CreateAccessKey for user "
+            f"{self.user} (at {started.get('started_at')}) and before it recorded "
+            "the new key."
+        )
+        if len(appeared) > 1:
+            self._report_unclear_orphans(appeared, stopped)
+            return None
+
+        orphan = appeared[0]
+        self.decision_reasons.append(
+            f"{stopped} The journal cannot show whether the secret of the key it "
+            f"made, {orphan}, reached the secret sink whole, so that key is deleted "
+            "after approval, its secret is removed from the sink, and a fresh pair "
+            "is created."
+        )
+        self.related.append(
+            RelatedCredential(
+                access_key_id=orphan,
+                user_name=self.user,
+                relation="orphaned-replacement-key",
+                detail="Made by an interrupted run of this response, which did not "
+                "record that its secret reached the secret sink.",
+            )
+        )
+        sink = _sink(self.params.secret_sink, self.settings)
+        outcome = self.runner.perform(
+            f"delete-orphan-{orphan.lower()}",
+            step=f"Delete AccessKey {orphan}, made by an interrupted run that did "
+            "not record its secret",
+            api="ram:DeleteAccessKey",
+            target=f"user/{self.user}/accesskey/{orphan}",
+            change=lambda: self._delete_orphan(orphan, sink),
+            task_name="delete_access_key",
+            undo=UndoStep(
+                reversible=False,
+                note="A deleted AccessKey cannot be restored; no application used "
+                "it yet.",
+            ),
+            params={"UserName": self.user, "UserAccessKeyId": orphan},
+            question=f"Delete AccessKey {orphan} of RAM user {self.user}? An "
+            "interrupted run of this response created it and did not record its "
+            "secret, so no application uses it. A fresh key is created next.",
+        )
+        if outcome.done:
+            self.journal.set_fact(CREATE_STARTED, None)
+            return {orphan}
+        if self.params.dry_run:
+            return {orphan}
+        self.complete = False
+        self.next_steps.append(
+            f"Delete AccessKey {orphan} of user {self.user}: an interrupted run "
+            "created it and did not record its secret, so no application uses it. "
+            "Then run the response again to rotate the compromised key."
+        )
+        return None
+
+    def _report_unclear_orphans(self, appeared: list[str], stopped: str) -> None:
+        """Stop the automatic handling when several keys appeared since the call.
+
+        Only one of them is the response's, and deleting the wrong one could break
+        an application, so a person chooses. The fact is cleared, so the next run
+        treats the keys like any other keys of the owner.
+        """
+        keys = ", ".join(appeared)
+        self.runner.record(
+            "delete-orphan-key",
+            step="Delete the AccessKey made by an interrupted run",
+            api="ram:DeleteAccessKey",
+            target=f"user/{self.user}",
+            status=ActionStatus.SKIPPED,
+            detail=f"{stopped} Keys {keys} appeared since, so the response cannot "
+            "tell which one it made.",
+        )
+        self.journal.set_fact(CREATE_STARTED, None)
+        self.complete = False
+        self.next_steps.append(
+            f"AccessKeys {keys} appeared on user {self.user} since an interrupted "
+            "run called CreateAccessKey, which did not record the key it made. "
+            "Find the key no application uses (RAM console, last used date), "
+            "delete it, then run the response again."
+        )
+
+    def _delete_orphan(self, orphan: str, sink: SecretSink) -> str:
+        ram_tasks.delete_access_key(
+            self.connection, self.user, orphan, incident=self.incident
+        )
+        return f"{orphan} is deleted. {_discard_secret(sink, self.user, orphan)}"
 
     def _delete_other(self, other: str) -> str:
         ram_tasks.delete_access_key(
@@ -273,12 +416,30 @@ class PathSteps:
         created: dict[str, Any] = {}
 
         def change() -> str:
+            # Recorded before the call: a crash after RAM made the key but before
+            # the journal stored its id leaves the key for _remove_orphan_key.
+            keys = ram_tasks.list_access_keys(
+                self.connection, self.user, incident=self.incident
+            )
+            self.journal.set_fact(
+                CREATE_STARTED,
+                {
+                    "user_name": self.user,
+                    "key_ids_before": [str(key.get("AccessKeyId")) for key in keys],
+                    "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+            )
             result = ram_tasks.create_access_key(
                 self.connection, self.user, sink=sink, incident=self.incident
             )
             created.update(result)
-            self.journal.set_fact("new_access_key_id", result["AccessKeyId"])
-            self.journal.set_fact("new_key_created_at", result.get("CreateDate"))
+            self.journal.set_fact(
+                "new_access_key_id", result["AccessKeyId"], persist=False
+            )
+            self.journal.set_fact(
+                "new_key_created_at", result.get("CreateDate"), persist=False
+            )
+            self.journal.set_fact(CREATE_STARTED, None)
             return (
                 f"Created {result['AccessKeyId']}; its secret is in "
                 f"{result.get('SecretStoredIn')} and nowhere else."
@@ -726,6 +887,38 @@ class PathSteps:
             status=status,
             detail=detail,
         )
+
+
+def _discard_secret(sink: SecretSink, user_name: str, access_key_id: str) -> str:
+    """Remove a deleted key's secret from the sink, if the sink has one.
+
+    The stopped run may have stored the secret just before it died. The sink would
+    then hold the secret of a key that no longer exists, which misleads its
+    readers. Returns what was done, in words.
+    """
+    if isinstance(sink, FileSink):
+        name = secret_name(sink.name_template, user_name, access_key_id)
+        path = sink.directory / f"{name}.json"
+        if not path.exists():
+            return "The secret sink had no secret for it."
+        path.unlink()
+        return f"Removed its secret file {path}."
+    if isinstance(sink, PrefectSecretSink):
+        from prefect.blocks.system import Secret
+
+        name = secret_name(sink.name_template, user_name, access_key_id)
+        # NOTE: no test runs this branch; the file sink's is the tested one.
+        try:
+            Secret.delete(name)
+        except ValueError:
+            return "The secret sink had no secret for it."
+        except Exception as error:  # noqa: BLE001 - the key is deleted already
+            return (
+                f"Could not remove the Secret block {name} "
+                f"({type(error).__name__}); delete it by hand."
+            )
+        return f"Removed its Secret block {name}."
+    return "The secret sink keeps no secrets."
 
 
 def _same_document(existing: str, expected: str) -> bool:

@@ -30,6 +30,11 @@ the journal's finished steps under the recorded decision, repeats nothing and
 completes. A key that does not exist and has no journal still takes the manual
 path: nobody can tell whose it is.
 
+A run stopped between CreateAccessKey and the journal's record of the new key
+leaves a key whose secret may or may not be whole in the sink. The next run
+deletes that key (after approval), removes its secret from the sink and creates a
+fresh pair, as ``PathSteps._remove_orphan_key`` explains.
+
 Every step goes through ``StepRunner.perform`` (journal, dry run, approval) and
 every cloud call through a task of ``tasks/``.
 """

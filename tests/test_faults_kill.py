@@ -4,7 +4,9 @@
 and the session's Prefect test server. The test watches the emulator's request log
 and kills the CLI right after the chosen step's call succeeded, before the CLI can
 record it. The same command then runs again and must finish with the right cloud
-state, each write made once, and each step once in the report.
+state, each write made once, and each step once in the report. The one exception
+is a rotation killed after CreateAccessKey: its restart replaces the unrecorded key
+with a fresh pair (see ``check_process_state``).
 """
 
 from __future__ import annotations
@@ -147,9 +149,22 @@ def check_process_state(
     state = state_of(emulator)
     users = {user["UserName"]: user for user in state["users"]}
     keys = {key["AccessKeyId"]: key for key in state["access_keys"]}
-    assert [action["id"] for action in report["actions"]] == ACTION_IDS[path]
+    action_ids = [action["id"] for action in report["actions"]]
+    expected_writes = WRITES[path]
+    orphans = [item for item in action_ids if item.startswith("delete-orphan-")]
+    if orphans:
+        # Killed after CreateAccessKey, before the journal recorded the key: the
+        # restart deletes that key, because the journal cannot show that its
+        # secret reached the sink whole, and creates a fresh pair. That is one
+        # CreateAccessKey and one DeleteAccessKey more than an uninterrupted run.
+        action_ids.remove(orphans[0])
+        expected_writes = expected_writes + Counter(
+            {"CreateAccessKey": 1, "DeleteAccessKey": 1}
+        )
+    assert len(orphans) <= 1
+    assert action_ids == ACTION_IDS[path]
     assert report["complete"] is True, report["next_steps"]
-    assert writes_made(emulator) == WRITES[path]
+    assert writes_made(emulator) == expected_writes
     if path == "contain":
         names = [item["PolicyName"] for item in users["app-backend"]["Policies"]]
         assert names.count(DENY_POLICY) == 1
@@ -168,23 +183,11 @@ def check_process_state(
         assert users["ci-deploy"]["AccessKeyIds"] == [CI_KEY_B]
 
 
-ROTATE_SECOND_KEY = (
-    "killed after CreateAccessKey succeeded but before the journal records the new "
-    "key, the restart sees two keys on the user, deletes the first new key as 'the "
-    "other key' and creates a second one; the flow needs to record the creation "
-    "before the call and adopt the key it finds on restart"
-)
-
-
 @pytest.mark.parametrize(
     ("path", "after"),
     [
         ("contain", "CreatePolicy"),
-        pytest.param(
-            "rotate",
-            "CreateAccessKey",
-            marks=pytest.mark.xfail(strict=True, reason=ROTATE_SECOND_KEY),
-        ),
+        ("rotate", "CreateAccessKey"),
         ("delete", "UpdateAccessKey"),
         ("delete", "DeleteAccessKey"),
     ],

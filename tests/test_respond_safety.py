@@ -240,3 +240,42 @@ def test_respond_finished_delete_rerun_reports_journal(
         assert calls(running, "UpdateAccessKey") == 1
         assert calls(running, "DeleteAccessKey") == 1
         assert CI_KEY_A not in running.cloud.access_keys
+
+
+def test_respond_orphan_key_kept_without_approval(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A journal left by a run killed right after CreateAccessKey, then a re-run."""
+    from alibabacloud_ram20150501 import models as ram_models
+
+    from akresponder.paths import CREATE_STARTED
+    from tests.respond_support import ram_client
+
+    with responder_emulator(monkeypatch) as running:
+        journal = Journal.open(APP_KEY, state_dir=tmp_path / "state")
+        journal.set_fact(
+            CREATE_STARTED,
+            {
+                "user_name": "app-backend",
+                "key_ids_before": [APP_KEY],
+                "started_at": "2026-11-20T08:00:00Z",
+            },
+        )
+        created = ram_client(
+            running, RESPONDER_KEY, RESPONDER_SECRET
+        ).create_access_key(ram_models.CreateAccessKeyRequest(user_name="app-backend"))
+        orphan = created.body.access_key.access_key_id
+
+        report = respond(tmp_path, APP_KEY, rotatable_now="yes")
+
+        actions = actions_by_id(report)
+        step = actions[f"delete-orphan-{orphan.lower()}"]
+        assert step["status"] == "skipped"
+        assert "create-new-key" not in actions
+        assert report["decision"]["path"] == "contain"
+        assert report["complete"] is False
+        assert any(f"Delete AccessKey {orphan}" in s for s in report["next_steps"])
+        assert orphan in running.cloud.access_keys
+        assert calls(running, "CreateAccessKey") == 1  # the orphan's, made above
+        assert calls(running, "DeleteAccessKey") == 0
+        assert not (tmp_path / "secrets").exists()
