@@ -127,7 +127,7 @@ def _positive_rate(text: str) -> float:
 
 
 def _incident_start(text: str) -> datetime:
-    """Parse ``--incident-start``: an ISO 8601 time with a zone, not in the future."""
+    """Parse ``--incident-start``, an ISO 8601 time with a time zone, not future."""
     example = "such as 2026-11-20T08:00:00Z or 2026-11-20T16:00:00+08:00"
     try:
         moment = datetime.fromisoformat(text.strip())

@@ -309,12 +309,12 @@ class RelatedResponses:
 
         from deployments.inprocess import waiting_for_other_runs
 
-        # The child is linked to this run through a task run of this run, so the
-        # UI shows it under the parent, and it keeps the deployment's tags.
-        # NOTE: a worker or "serve --subprocess-runs" with a run limit counts this
-        # waiting parent against the limit: with every slot taken by such parents,
-        # the children wait until CHILD_RUN_TIMEOUT_SECONDS ends. The in-process
-        # runner of deployments.serve does not count it (waiting_for_other_runs).
+        # run_deployment links the child to a task run of this run, so the UI shows
+        # it under the parent. The in-process runner of deployments.serve does not
+        # count a parent inside waiting_for_other_runs against its limit.
+        # NOTE: a worker with --limit, or "serve --subprocess-runs", does count it.
+        # When waiting parents take every slot, their children start only after
+        # CHILD_RUN_TIMEOUT_SECONDS.
         with waiting_for_other_runs():
             flow_run = run_deployment(
                 deployment,

@@ -1,4 +1,4 @@
-"""``akresponder respond --incident-start``: checked before any call, then passed on."""
+"""``akresponder respond --incident-start`` is validated before any call, then used."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def test_cli_incident_start_reaches_report(
     tmp_path: Path,
 ) -> None:
     start = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
-    # Given at +08:00, so the report must keep the instant, not the text.
-    given = start.astimezone(timezone(timedelta(hours=8))).isoformat()
+    # Written at +08:00, so the report must keep the instant, not the text.
+    argument = start.astimezone(timezone(timedelta(hours=8))).isoformat()
     report_path = tmp_path / "report.json"
 
     with responder_emulator(monkeypatch):
@@ -69,7 +69,7 @@ def test_cli_incident_start_reaches_report(
                 "--report",
                 str(report_path),
                 "--incident-start",
-                given,
+                argument,
             ]
         )
 

@@ -165,7 +165,7 @@ def test_worker_runs_deployed_response(
             ).json()
         finally:
             delete_deployments(client)
-            # The copy holds the test scenarios' secrets, which the session's
+            # The copy contains the test scenarios' secrets, which the session's
             # secret scan would report as written by a test.
             shutil.rmtree(checkout, ignore_errors=True)
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 B_KEY = "LTAI5tCHAINUSERB00000001"
 C_KEY = "LTAI5tCHAINUSERC00000001"
-# A name no other test starts runs of, so that no other test finds it.
+# No other test creates runs of a deployment with this name.
 DEPLOYMENT_NAME = "respond-served-children"
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
