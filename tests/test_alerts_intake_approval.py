@@ -72,6 +72,7 @@ def test_alert_intake_approval_through_deployment(tmp_path: Path) -> None:
     deployment_id = respond_to_compromised_key.to_deployment(
         name="intake-approval-test"
     ).apply()
+    outcome: dict[str, Any] = {}
     try:
         result = alert_intake(
             {"access_key_id": CI_KEY_A},
@@ -83,7 +84,11 @@ def test_alert_intake_approval_through_deployment(tmp_path: Path) -> None:
         outcome = result["outcomes"][0]
         run = read_run(outcome["flow_run_id"])
     finally:
+        # A scheduled run tagged with the key would be an open incident for the
+        # intakes of later tests, which would attach to it.
         with get_client(sync_client=True) as client:
+            if outcome.get("flow_run_id"):
+                client.delete_flow_run(outcome["flow_run_id"])
             client.delete_deployment(deployment_id)
 
     assert outcome["action"] == "started"
@@ -141,7 +146,7 @@ def test_alert_intake_approval_pauses_response(
             result = alert_intake(
                 {"access_key_id": CI_KEY_A},
                 state_dir=str(tmp_path),
-            dedupe_window_hours=0,
+                dedupe_window_hours=0,
                 approval={
                     "pause_without_deployment": True,
                     "timeout_seconds": 60,
