@@ -481,64 +481,6 @@ class ApprovalAnswerer:
             return None
 
 
-def _demo_flow():  # -> prefect Flow
-    """Build the demo's intake flow; imported late so Prefect loads under the home."""
-    from prefect import flow
-    from prefect.artifacts import create_markdown_artifact
-
-    from akresponder.alerts import parse_alert
-    from flows.alert_intake import (
-        DEFAULT_RESPONSE_DEPLOYMENT,
-        Intake,
-        render_outcomes,
-    )
-
-    @flow(name="akresponder-demo", persist_result=False, log_prints=False)
-    def demo_alert_intake(
-        payload: dict[str, Any],
-        state_dir: str,
-        settings_block: str,
-        credentials_block: str,
-    ) -> list[dict[str, Any]]:
-        """Start a response for every key of the alert, with approvals that pause.
-
-        This is ``alert_intake`` with two differences. Every alert starts a new
-        response, because each demo serves a fresh account and an earlier demo's
-        incident must not be reused. The responses pause for approval although no
-        deployment serves them, so that the demo can resume them.
-        """
-        # NOTE: alert_intake passes only dry_run, state_dir and the two blocks to
-        # the response, so it cannot make the responses pause. This flow reuses its
-        # Intake class instead of calling it.
-        redact.install()
-        keys = parse_alert(payload, "sls")
-        intake = Intake(
-            response_deployment=DEFAULT_RESPONSE_DEPLOYMENT,
-            window=timedelta(0),
-            state_dir=Path(state_dir),
-            response_parameters={
-                "dry_run": False,
-                "state_dir": state_dir,
-                "settings_block": settings_block,
-                "credentials_block": credentials_block,
-                "approval": {
-                    "pause_without_deployment": True,
-                    "timeout_seconds": APPROVAL_TIMEOUT_SECONDS,
-                    "poll_interval_seconds": 1,
-                },
-            },
-        )
-        outcomes = [intake.handle(key) for key in keys]
-        create_markdown_artifact(
-            key="alert-intake",
-            markdown=render_outcomes(keys[0].alert_id, outcomes),
-            description=f"akresponder demo alert {keys[0].alert_id}",
-        )
-        return [item.model_dump(mode="json") for item in outcomes]
-
-    return demo_alert_intake
-
-
 # The demo.
 
 
@@ -825,20 +767,33 @@ def _run_intake(
             f"{type(error).__name__}: {error}; delete that folder and run again"
         ) from None
 
-    demo_flow = _demo_flow()
+    from flows.alert_intake import alert_intake
+
     with ApprovalAnswerer(console) as answerer:
         try:
-            outcomes = demo_flow(
+            # Each demo serves a fresh account, so an earlier demo's incident for
+            # the same key must not be reused: the dedupe window is zero. The
+            # responses pause for approval although no deployment serves them,
+            # so that the answerer can resume them.
+            result = alert_intake(
                 alert,
+                source_hint="sls",
+                dedupe_window_hours=0,
                 state_dir=str(folders.state_dir),
                 settings_block=SETTINGS_BLOCK,
                 credentials_block=CREDENTIALS_BLOCK,
+                approval={
+                    "pause_without_deployment": True,
+                    "timeout_seconds": APPROVAL_TIMEOUT_SECONDS,
+                    "poll_interval_seconds": 1,
+                },
             )
         except Exception as error:  # noqa: BLE001 - reported with the journal folder
             raise DemoError(
                 f"the alert intake failed: {type(error).__name__}: {error}; the "
                 f"journal is in {folders.state_dir}"
             ) from None
+    outcomes = result["outcomes"]
 
     failed = [item for item in outcomes if item["action"] == "failed"]
     if failed:
