@@ -44,11 +44,18 @@ from uuid import UUID
 logger = logging.getLogger("prefect.akresponder.inprocess")
 
 DEFAULT_POLL_SECONDS = 0.5
-# Runs executing at once, as Prefect's serve --limit of deployments.serve. With 16,
-# fifty alerts at once made a SQLite-backed Prefect server return 503 for so long
-# that ten responses failed to start (bench/alert_flood.py, 2 cores). With 4, none
-# failed.
-DEFAULT_LIMIT = 4
+# Runs executing at once. The runs share one Python process, so more of them
+# mostly add concurrent writes to the Prefect server: a SQLite-backed server then
+# rejects the create of a run (503) whenever another write commits during it. In
+# tests/test_flood.py (50 alerts for 50 keys and one alert sent 50 times, 2 cores,
+# load average 5 to 9), all 101 runs ended after 145 s with 4 at once, with 112
+# rejected creates and one intake waiting 85 s to create its response; with 2 at
+# once they ended after 96 s with 40 rejected creates.
+DEFAULT_LIMIT = 2
+# Seconds between polls that mark the deployments ready (a write to the Prefect
+# database); the polls in between only read. Prefect marks a deployment not ready
+# when no poll marked it for 60 s.
+MARK_READY_SECONDS = 15.0
 # Threads at most, runs paused for approval included.
 MAX_THREADS = 64
 # Seconds ``stop`` waits for runs in flight before it marks them Crashed.
@@ -96,6 +103,38 @@ def waiting_run_ids() -> set[UUID]:
         return set(_waiting)
 
 
+# Creates of flow runs in this process that the Prefect API rejected and that are
+# being retried.
+_retrying_creates = 0
+_retrying_lock = threading.Lock()
+
+
+@contextmanager
+def retrying_create() -> Iterator[None]:
+    """Mark that this process retries a create of a flow run that was rejected.
+
+    While a create is marked, an ``InProcessRunner`` of this process starts no
+    new runs, so that the writes of this process drop while the create retries.
+    A SQLite-backed Prefect server rejects a create (503) whenever another write
+    commits during it: in tests/test_flood.py on 2 cores at load average 12, one
+    intake's create was rejected for 88 s while new runs kept starting.
+    """
+    global _retrying_creates
+    with _retrying_lock:
+        _retrying_creates += 1
+    try:
+        yield
+    finally:
+        with _retrying_lock:
+            _retrying_creates -= 1
+
+
+def creates_retrying() -> bool:
+    """Return True while a create of this process is inside ``retrying_create``."""
+    with _retrying_lock:
+        return _retrying_creates > 0
+
+
 class InProcessRunner:
     """Polls for the runs of some deployments and runs each in a thread.
 
@@ -133,7 +172,11 @@ class InProcessRunner:
         self._in_flight: dict[UUID, threading.Thread] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        # Set when a run ends or the runner stops, so that a free slot is filled
+        # at once instead of at the next poll.
+        self._wake = threading.Event()
         self._poller: threading.Thread | None = None
+        self._marked_ready = float("-inf")
 
     @property
     def deployment_ids(self) -> list[UUID]:
@@ -170,6 +213,7 @@ class InProcessRunner:
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Stop polling, wait ``grace`` seconds for runs, mark the rest Crashed."""
         self._stopping.set()
+        self._wake.set()
         if self._poller is not None:
             self._poller.join(timeout=self.poll_seconds + 30)
         deadline = time.monotonic() + grace
@@ -200,7 +244,8 @@ class InProcessRunner:
                     )
                     self._stopping.wait(API_RETRY_SECONDS)
                     continue
-                self._stopping.wait(self.poll_seconds)
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
 
     def _poll_once(self, client: Any) -> None:
         """Claim and start the scheduled runs that are due, up to the free slots.
@@ -209,13 +254,7 @@ class InProcessRunner:
         be stopped from outside; such a run ends when its flow returns.
         """
         free = self._free_slots(client)
-        # The API marks the deployments ready while they are polled, even when no
-        # slot is free.
-        runs = client.get_scheduled_flow_runs_for_deployments(
-            deployment_ids=self.deployment_ids,
-            scheduled_before=datetime.now(UTC) + timedelta(seconds=1),
-            limit=max(free, 1),
-        )
+        runs = self._scheduled_runs(client, max(free, 1))
         if free <= 0:
             return
         for run in sorted(runs, key=lambda r: r.expected_start_time or r.created):
@@ -231,15 +270,57 @@ class InProcessRunner:
                 self._in_flight[run.id] = thread
             thread.start()
 
+    def _scheduled_runs(self, client: Any, limit: int) -> list[Any]:
+        """Return up to ``limit`` scheduled runs of the deployments that are due.
+
+        Every MARK_READY_SECONDS this asks the endpoint that also marks the
+        deployments ready, even when no slot is free; the other polls read only.
+        """
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterDeploymentId,
+            FlowRunFilterNextScheduledStartTime,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+        from prefect.client.schemas.sorting import FlowRunSort
+
+        due = datetime.now(UTC) + timedelta(seconds=1)
+        if time.monotonic() - self._marked_ready >= MARK_READY_SECONDS:
+            runs = client.get_scheduled_flow_runs_for_deployments(
+                deployment_ids=self.deployment_ids, scheduled_before=due, limit=limit
+            )
+            self._marked_ready = time.monotonic()
+            return list(runs)
+        return list(
+            client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=self.deployment_ids),
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])
+                    ),
+                    next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(
+                        before_=due
+                    ),
+                ),
+                sort=FlowRunSort.NEXT_SCHEDULED_START_TIME_ASC,
+                limit=limit,
+            )
+        )
+
     def _free_slots(self, client: Any) -> int:
         """Return how many more runs may start.
 
         Runs paused for approval and runs waiting for other runs do not count.
+        None may start while a create of this process is retried.
         """
         with self._lock:
             for run_id in [r for r, t in self._in_flight.items() if not t.is_alive()]:
                 del self._in_flight[run_id]
             in_flight = list(self._in_flight)
+        if creates_retrying():
+            return 0
         waiting = waiting_run_ids()
         busy = [run_id for run_id in in_flight if run_id not in waiting]
         free = self.limit - len(busy)
@@ -295,6 +376,10 @@ class InProcessRunner:
             logger.exception("flow run %s failed outside its flow", run_id)
             self._crash([run_id], f"{type(error).__name__}: {error}")
             return
+        finally:
+            with self._lock:
+                self._in_flight.pop(run_id, None)
+            self._wake.set()
         logger.info(
             "flow run %s ended %s after %.1f s",
             run_id,

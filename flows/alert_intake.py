@@ -36,7 +36,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -233,8 +233,10 @@ def _start_through_deployment(
     overlap, and the Prefect client waits 2, 4, 8, 16 and 32 s between its own
     retries: one intake could then wait a minute while the attacker goes on. So
     the client's retries are off here, and a busy status (429, 5xx) or a dropped
-    connection is retried after 0.1 to 2 s, for up to START_SECONDS. The
-    idempotency key makes a repeated create return the same run. The run is not
+    connection is retried after 0.1 to 2 s, for up to START_SECONDS. Meanwhile the
+    in-process runner of ``deployments.serve`` starts no new runs, whose writes
+    would make the retries fail too. The idempotency key makes a repeated create
+    return the same run. The run is not
     linked as a subflow of the intake: that link costs a task-run write before
     the run exists; the intake's artifact and the run's tags link them instead.
     """
@@ -243,9 +245,12 @@ def _start_through_deployment(
     from prefect.exceptions import PrefectHTTPStatusError
     from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
+    from deployments.inprocess import retrying_create
+
     deadline = time.monotonic() + START_SECONDS
     failures = 0
     with (
+        ExitStack() as retrying,
         temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}),
         get_client(sync_client=True) as client,
     ):
@@ -265,6 +270,8 @@ def _start_through_deployment(
                 else:
                     reason = type(error).__name__
                 failures += 1
+                if failures == 1:
+                    retrying.enter_context(retrying_create())
                 delay = min(START_MAX_DELAY, START_BASE_DELAY * 2 ** (failures - 1))
                 delay *= 0.5 + random.random()
                 if time.monotonic() + delay > deadline:
