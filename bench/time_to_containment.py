@@ -239,6 +239,8 @@ class RunResult:
     ok_after_alert: int = 0
     writes_after_containment: list[str] = field(default_factory=list)
     problem: str | None = None
+    # The 1-minute load average of the machine when the alert fired.
+    load: float = 0.0
 
     @property
     def to_denied(self) -> float | None:
@@ -262,9 +264,10 @@ class RunResult:
         denied = f"{self.to_denied:.2f} s" if self.to_denied is not None else "never"
         stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in self.stages())
         text = (
-            f"{self.setup} run {self.number}: first denied call {denied} after the "
-            f"alert; {self.ok_after_alert} calls of the leaked key succeeded after "
-            f"it; path {self.path}; writes after containment: "
+            f"{self.setup} run {self.number} (load average {self.load:.1f}): first "
+            f"denied call {denied} after the alert; {self.ok_after_alert} calls "
+            f"of the leaked key succeeded after it; path {self.path}; writes after "
+            "containment: "
             f"{len(self.writes_after_containment)}; stages (s): {stages}"
         )
         if self.writes_after_containment:
@@ -439,6 +442,7 @@ def run_cli(bench: Bench, number: int) -> RunResult:
         env = bench.responder_env(url, account, bench.env)
         log_path = folder / "logs" / "respond.log"
         alert_at = datetime.now(UTC)
+        alert_load = os.getloadavg()[0]
         respond = stack.Child("respond", command, env, folder / "logs")
         try:
             journal, started = wait_for_containment(
@@ -449,7 +453,7 @@ def run_cli(bench: Bench, number: int) -> RunResult:
         finally:
             # The investigation that follows containment is not measured here.
             respond.stop()
-        result = RunResult("cli", number, alert_at)
+        result = RunResult("cli", number, alert_at, load=alert_load)
         result.marks.append(("Prefect start-up", started))
         analyse(result, attack.lines, journal)
         if not log_path.exists():
@@ -527,6 +531,7 @@ def run_served(bench: Bench, served: ServedStack, setup: str, number: int) -> Ru
         attack = bench.start_attack(url, folder)
         alert = build_alert(account, emulator_requests(url))
         alert_at = datetime.now(UTC)
+        alert_load = os.getloadavg()[0]
         with httpx.Client(trust_env=False, timeout=60) as http:
             reply = http.post(
                 served.receiver_url + "/alerts/sls",
@@ -544,7 +549,7 @@ def run_served(bench: Bench, served: ServedStack, setup: str, number: int) -> Ru
         time.sleep(bench.after)
         attack.stop()
         runs = response_runs(served.api_url, alert_at)
-        result = RunResult(setup, number, alert_at)
+        result = RunResult(setup, number, alert_at, load=alert_load)
         result.marks.append(("receiver", replied_at))
         intake = runs.get("intake")
         if intake is not None:
@@ -665,6 +670,13 @@ class Summary:
                 values[name].append(seconds)
         return [(name, statistics.median(values[name])) for name in names]
 
+    def loads(self) -> str:
+        """Return the range of the load averages at the runs' alerts."""
+        values = [result.load for result in self.results]
+        if not values:
+            return "-"
+        return f"{min(values):.1f} to {max(values):.1f}"
+
     def never_denied(self) -> int:
         return sum(r.to_denied is None for r in self.results)
 
@@ -684,7 +696,8 @@ class Summary:
             f"{_seconds(median)}, worst {_seconds(worst)} over {len(self.times)} "
             f"runs ({self.never_denied()} never denied); calls of the leaked key "
             f"that succeeded after the alert {self.ok_after_alert()}; writes after "
-            f"containment {self.writes_after()}; median stages: {stages}"
+            f"containment {self.writes_after()}; median stages: {stages}; load "
+            f"average {self.loads()}"
         )
 
     def row(self, machine_text: str, command: str) -> str:
@@ -695,7 +708,7 @@ class Summary:
         return (
             f"| {self.setup} | {len(self.times)} | {_seconds(self.median())} | "
             f"{_seconds(self.worst())} | {counts} | {self.writes_after()} | "
-            f"{stages} | {machine_text} | `{command}` |"
+            f"{stages} | {self.loads()} | {machine_text} | `{command}` |"
         )
 
 
@@ -724,9 +737,9 @@ def write_doc(summaries: list[Summary], machine_text: str, command: str) -> None
         "for `served`.",
         "",
         "| setup | runs | median | worst | leaked-key calls that succeeded "
-        "after the alert | writes after containment | median stages (s) | machine "
-        "| command |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "after the alert | writes after containment | median stages (s) | load "
+        "average during runs | machine | command |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *(summary.row(machine_text, command) for summary in summaries),
     ]
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"

@@ -118,8 +118,9 @@ def test_receiver_retries_api_faults(
 
 
 def test_receiver_answers_503_when_api_stays_down(
-    receiver: AlertReceiver, proxy: FaultProxy
+    receiver: AlertReceiver, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(receiver_module, "RETRY_SECONDS", 0.5)
     proxy.always = "503"
 
     failed = post(receiver, "fault-down")
@@ -129,7 +130,7 @@ def test_receiver_answers_503_when_api_stays_down(
     assert failed.status_code == 503, failed.text
     assert failed.headers["Retry-After"] == str(receiver_module.RETRY_AFTER_SECONDS)
     assert "deliver it again later" in failed.json()["error"]
-    assert len(proxy.matched) == receiver_module.RETRY_ATTEMPTS + 1
+    assert len(proxy.matched) >= receiver_module.RETRY_MIN_TRIES + 1
     assert redelivered.status_code == 202, redelivered.text
     assert len(runs_of_alert(redelivered.json()["alert_id"])) == 1
 
@@ -151,8 +152,9 @@ def test_receiver_overlapping_repeats_get_one_202(
 
 
 def test_receiver_waiting_repeats_get_503_on_failure(
-    receiver: AlertReceiver, proxy: FaultProxy
+    receiver: AlertReceiver, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(receiver_module, "RETRY_SECONDS", 0.5)
     # Every try of the first delivery fails after 0.2 s, so the repeats that
     # arrive meanwhile wait for it and fail with it.
     proxy.always = "503"
