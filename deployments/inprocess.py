@@ -48,9 +48,9 @@ DEFAULT_POLL_SECONDS = 0.5
 # mostly add concurrent writes to the Prefect server: a SQLite-backed server then
 # rejects the create of a run (503) whenever another write commits during it. In
 # tests/test_flood.py (50 alerts for 50 keys and one alert sent 50 times, 2 cores,
-# load average 5 to 9), all 101 runs ended after 145 s with 4 at once, with 112
-# rejected creates and one intake waiting 85 s to create its response; with 2 at
-# once they ended after 96 s with 40 rejected creates.
+# load average 5 to 9), all 101 runs ended after 145 s with 4 at once. There were
+# 112 rejected creates, and one intake waited 85 s to create its response. With 2
+# at once the runs ended after 96 s, with 40 rejected creates.
 DEFAULT_LIMIT = 2
 # Seconds between polls that mark the deployments ready (a write to the Prefect
 # database); the polls in between only read. Prefect marks a deployment not ready

@@ -57,8 +57,9 @@ ENV_DEDUPE_HOURS = "AKRESPONDER_ALERT_DEDUPE_HOURS"
 DEFAULT_DEDUPE_HOURS = 24.0
 RUN_TAG = "akresponder"
 # Seconds to keep trying to create a response run while the Prefect API is busy
-# or drops the connection, the waits between tries (doubled after each failure up
-# to the maximum, then jittered by 0.5 to 1.5 times), and how often to log.
+# or drops the connection. The wait between tries starts at the base delay and
+# doubles up to the maximum, jittered by 0.5 to 1.5 times. One log line is written
+# per START_LOG_EVERY failed tries.
 START_SECONDS = 120.0
 START_BASE_DELAY = 0.1
 START_MAX_DELAY = 2.0
@@ -229,7 +230,7 @@ def _start_through_deployment(
 ) -> tuple[str, str | None]:
     """Create the response run; return its id and the incident of its tags.
 
-    A busy SQLite-backed Prefect server answers 503 at once when two writes
+    A busy SQLite-backed Prefect server returns 503 at once when two writes
     overlap, and the Prefect client waits 2, 4, 8, 16 and 32 s between its own
     retries: one intake could then wait a minute while the attacker goes on. So
     the client's retries are off here, and a busy status (429, 5xx) or a dropped
@@ -237,8 +238,8 @@ def _start_through_deployment(
     in-process runner of ``deployments.serve`` starts no new runs, whose writes
     would make the retries fail too. The idempotency key makes a repeated create
     return the same run. The run is not
-    linked as a subflow of the intake: that link costs a task-run write before
-    the run exists; the intake's artifact and the run's tags link them instead.
+    linked as a subflow of the intake, because that link costs a task-run write
+    before the run exists. The intake's artifact and the run's tags link them.
     """
     import httpx
     from prefect.client.orchestration import get_client

@@ -73,6 +73,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         fault = self.server.next_fault(self.path)
+
         if fault == "drop":
             self.close_connection = True
             return
@@ -86,6 +87,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         if fault == "slow":
             time.sleep(self.server.slow_seconds)
+
         headers = {
             name: value
             for name, value in self.headers.items()
@@ -101,6 +103,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if fault == "drop-after":
             self.close_connection = True
             return
+
         self.send_response(upstream.status_code)
         for name, value in upstream.headers.items():
             if name.lower() not in HOP_HEADERS | {"content-encoding"}:

@@ -117,7 +117,7 @@ def test_intake_start_raises_client_error_at_once(
     assert len(proxy.matched) == 1
 
 
-def test_intake_fails_run_when_response_not_started(
+def test_intake_fails_unstarted_response(
     proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings

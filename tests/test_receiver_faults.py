@@ -117,7 +117,7 @@ def test_receiver_retries_api_faults(
     assert [str(run.id) for run in runs] == [first.json()["flow_run_id"]]
 
 
-def test_receiver_answers_503_when_api_stays_down(
+def test_receiver_api_down_returns_503(
     receiver: AlertReceiver, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(receiver_module, "RETRY_SECONDS", 0.5)
@@ -151,7 +151,7 @@ def test_receiver_overlapping_repeats_get_one_202(
     assert len(proxy.matched) == 1
 
 
-def test_receiver_waiting_repeats_get_503_on_failure(
+def test_receiver_waiting_repeats_share_503(
     receiver: AlertReceiver, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(receiver_module, "RETRY_SECONDS", 0.5)
@@ -170,7 +170,7 @@ def test_receiver_waiting_repeats_get_503_on_failure(
     assert runs_of_alert("alert-fault-waiting") == []
 
 
-def test_delivery_ledger_forgets_failed_and_old_keys() -> None:
+def test_delivery_ledger_forgets_failed_keys() -> None:
     ledger = DeliveryLedger(seconds=3600, max_keys=2)
     first, is_first = ledger.claim("a")
     _, again_first = ledger.claim("a")
