@@ -65,7 +65,7 @@ GROUP_RULE = "akresponder-ak-new-address"
 REPEATED_RULE = "akresponder-ak-high-risk-api"
 FLOOD_SEED = 50
 # Redeliveries of an alert that got 503 or no reply, and the longest wait before
-# one in seconds (the receiver asks for 30 with Retry-After).
+# one in seconds (the receiver requests 30 with Retry-After).
 REDELIVERIES = 5
 REDELIVERY_MAX_WAIT = 5.0
 # Request parameters that name the target of a responder's write.
@@ -237,7 +237,7 @@ def send_at_once(
 def _post_once(
     client: Any, url: str, body: bytes, headers: dict[str, str]
 ) -> tuple[Reply, float]:
-    """POST one body; return the reply and the seconds its Retry-After asks for."""
+    """POST one body; return the reply and the seconds its Retry-After requests."""
     import httpx
 
     try:
@@ -562,7 +562,9 @@ def write_doc(result: FloodResult, rate: str, machine: str, command: str) -> Non
         "showed every key denied or inactive (polled every second). A delivery "
         "that gets 503 is sent again after its `Retry-After` (at most "
         f"{REDELIVERY_MAX_WAIT:g} s), up to {REDELIVERIES} times, as a sender "
-        "that retries does; the statuses are the last reply to each alert.",
+        "that retries does; the statuses are the last reply to each alert. Run it "
+        "from the repository root with `.venv/bin/python`: it starts every process "
+        "on 127.0.0.1 itself and removes proxy variables from their environment.",
         "",
         "| alerts | receiver replies | redeliveries | last key contained | all runs "
         "ended | intake runs | response runs | contained | problems | responder "

@@ -734,7 +734,10 @@ def write_doc(summaries: list[Summary], machine_text: str, command: str) -> None
         "response's deny-policy (or disable-key) action in its incident journal. "
         "The attacker goes on for 5 s after containment, and then the run ends: "
         "the investigation that follows is not timed. Target: a median under 5 s "
-        "for `served`.",
+        "for `served`. In `cli`, the Prefect start-up stage (process start to the "
+        "flow's start) is Prefect's and Python's, not the response's. Run it from "
+        "the repository root with `.venv/bin/python`: it starts every process on "
+        "127.0.0.1 itself and removes proxy variables from their environment.",
         "",
         "| setup | runs | median | worst | leaked-key calls that succeeded "
         "after the alert | writes after containment | median stages (s) | load "
