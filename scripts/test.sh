@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Install the project into .venv (created if missing) and run the linter and the test suite.
 # Extra arguments go to pytest. Exits non-zero when a check fails or when no test ran.
+# Set PYTHON to choose the interpreter that creates .venv (Python 3.11 or newer).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
+python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv || exit 1
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "scripts/test.sh: $python is missing or older than Python 3.11; install" \
+            "Python 3.11 or newer and run again with PYTHON=/path/to/python3.11" >&2
+        exit 1
+    fi
+    echo "Creating .venv with $("$python" --version 2>&1)"
+    "$python" -m venv .venv || exit 1
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]' || exit 1
 
