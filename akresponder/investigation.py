@@ -654,6 +654,13 @@ def _check_billing(
                 connection, cycle, incident=incident
             )
         except CloudError as error:
+            if _cycle_not_started(error, bool(bills)):
+                logger.info(
+                    "billing cycle not started in the cloud incident=%s cycle=%s",
+                    incident,
+                    cycle,
+                )
+                break
             logger.error(
                 "billing check failed incident=%s cycle=%s code=%s",
                 incident,
@@ -730,10 +737,24 @@ def _check_billing(
     )
 
 
+def _cycle_not_started(error: CloudError, earlier_cycle_succeeded: bool) -> bool:
+    """Return True when BSS rejected a billing cycle because it has not started.
+
+    BSS returns ``NotApplicable`` both for a cycle after the cloud's current one and
+    for a caller to whom the API does not apply. After an earlier cycle or day
+    succeeded, the code can only mean the first, so only then is it no failure.
+    """
+    return error.code == "NotApplicable" and earlier_cycle_succeeded
+
+
 def _daily_bills(
     connection: CloudConnection, start: datetime, end: datetime, incident: str
 ) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """Query every day's bill from ``start`` to ``end``; return items and failures."""
+    """Query every day's bill from ``start`` to ``end``; return items and failures.
+
+    ``end`` is this machine's time, and the cloud's clock may be behind it. The
+    days stop at the first one whose billing cycle BSS reports as not started.
+    """
     from tasks import bss as bss_tasks
 
     days: dict[str, list[dict[str, Any]]] = {}
@@ -750,6 +771,14 @@ def _daily_bills(
                 incident=incident,
             )
         except CloudError as error:
+            if _cycle_not_started(error, bool(days)):
+                logger.info(
+                    "daily bills end before %s incident=%s: the billing cycle has "
+                    "not started in the cloud",
+                    text,
+                    incident,
+                )
+                break
             logger.error(
                 "daily bill failed incident=%s day=%s code=%s",
                 incident,
