@@ -326,7 +326,12 @@ class ResponseRun(PathSteps):
         try:
             self._triage_and_decide()
             self._run_path()
-            self._investigate()
+            # The investigation can wait: a served response past this point
+            # leaves its runner slot to the next alert's containment.
+            from deployments.inprocess import after_containment
+
+            with after_containment():
+                self._investigate()
         except BaseException as error:
             self.complete = False
             self.next_steps.insert(

@@ -1,12 +1,22 @@
-"""The in-process runner starts no new run while a create of its process retries."""
+"""Runs that the in-process runner holds back or does not count against its limit.
+
+It starts no new run while a create of its process retries, and a run past
+containment leaves its slot to the next run.
+"""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from prefect import flow
 
-from deployments.inprocess import creates_retrying, retrying_create
+from deployments.inprocess import (
+    after_containment,
+    contained_run_ids,
+    creates_retrying,
+    retrying_create,
+)
 from tests.test_flood_inprocess import (  # noqa: F401 - serve_in_process is a fixture
     create_run,
     record_thread,
@@ -41,3 +51,31 @@ def test_inprocess_runner_holds_runs_while_create_retries(
 
     assert held == "SCHEDULED"
     assert wait_for_state(run_id, {"COMPLETED", "FAILED", "CRASHED"}) == "COMPLETED"
+
+
+@flow(name="inprocess-test-investigate", persist_result=False)
+def investigate_after_containment(seconds: float) -> None:
+    """Sleep past containment, as a response's investigation takes its time."""
+    with after_containment():
+        time.sleep(seconds)
+
+
+def test_inprocess_runner_frees_slot_after_containment(
+    serve_in_process,  # noqa: F811 - the fixture imported above
+) -> None:
+    serve_in_process(
+        "inprocess-contained", [investigate_after_containment, record_thread], limit=1
+    )
+
+    slow = create_run(
+        "inprocess-test-investigate/inprocess-contained", {"seconds": 8.0}
+    )
+    assert wait_for_state(slow, {"RUNNING"}) == "RUNNING"
+    quick = create_run("inprocess-test-record/inprocess-contained", {"value": 12})
+    quick_state = wait_for_state(quick, {"COMPLETED", "FAILED", "CRASHED"}, 6)
+    slow_state = state_of(slow)
+
+    assert quick_state == "COMPLETED"
+    assert slow_state == "RUNNING"
+    assert wait_for_state(slow, {"COMPLETED", "FAILED", "CRASHED"}) == "COMPLETED"
+    assert contained_run_ids() == set()
