@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from akresponder import redact
 
@@ -429,6 +429,44 @@ class Report(_Model):
         description="True when every action of the chosen path is done (or planned "
         "in a dry run) and no person needs to act.",
     )
+
+    @model_validator(mode="after")
+    def _mark_deleted_keys_irreversible(self) -> Report:
+        """Mark a key's re-enable as not reversible once the response deleted it.
+
+        The delete and rotate paths disable a key and then delete it. The disable
+        step records UpdateAccessKey(Active) as its undo, but RAM cannot enable a
+        deleted key, so that undo would fail. The check also runs on reports
+        written before it existed, when undo reads them.
+        """
+        deleted = {
+            str(action.params.get("UserAccessKeyId")): action.id
+            for action in self.actions
+            if action.status == ActionStatus.DONE
+            and action.api == "ram:DeleteAccessKey"
+            and action.params.get("UserAccessKeyId")
+        }
+        for index, action in enumerate(self.actions):
+            undo = action.undo
+            if (
+                undo is None
+                or not undo.reversible
+                or undo.api != "ram:UpdateAccessKey"
+                or str(undo.params.get("UserAccessKeyId")) not in deleted
+            ):
+                continue
+            key = undo.params["UserAccessKeyId"]
+            self.actions[index] = action.model_copy(
+                update={
+                    "undo": UndoStep(
+                        reversible=False,
+                        note=f"Step {deleted[key]} deleted AccessKey {key}, and a "
+                        "deleted AccessKey cannot be enabled again; create a new "
+                        "key if one is needed.",
+                    )
+                }
+            )
+        return self
 
 
 class UndoReport(_Model):

@@ -73,7 +73,8 @@ def test_undo_dry_run_and_irreversible(
         actions = actions_by_id(planned)
         assert actions["undo-delete-key"]["status"] == "skipped"
         assert "cannot be restored" in actions["undo-delete-key"]["detail"]
-        assert actions["undo-disable-key"]["status"] == "planned"
+        assert actions["undo-disable-key"]["status"] == "skipped"
+        assert "deleted AccessKey" in actions["undo-disable-key"]["detail"]
         assert any("cannot be restored" in step for step in planned["next_steps"])
         assert write_calls(running, RESPONDER_KEY) == writes_before
 
@@ -96,3 +97,34 @@ def test_undo_not_approved_outside_deployment(
 def test_undo_rejects_missing_report(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not found"):
         undo_response(str(tmp_path / "missing.json"))
+
+
+def test_undo_rotation_skips_deleted_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with responder_emulator(monkeypatch) as running:
+        report = respond(
+            tmp_path,
+            APP_KEY,
+            mode="rotate",
+            rotatable_now="yes",
+            approval={"auto_approve": True},
+        )
+        disable = actions_by_id(report)["disable-key"]
+        assert disable["status"] == "done"
+        assert disable["undo"]["reversible"] is False
+        assert "delete-key deleted AccessKey" in disable["undo"]["note"]
+        writes_before = write_calls(running, RESPONDER_KEY)
+
+        result = undo_response(
+            str(tmp_path / "report.json"),
+            auto_approve=True,
+            state_dir=str(tmp_path / "state"),
+        )
+
+        actions = actions_by_id(result)
+        assert actions["undo-disable-key"]["status"] == "skipped"
+        assert "cannot be enabled again" in actions["undo-disable-key"]["detail"]
+        assert all(action["status"] == "skipped" for action in result["actions"])
+        assert result["complete"] is True
+        assert write_calls(running, RESPONDER_KEY) == writes_before
