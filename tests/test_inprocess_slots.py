@@ -47,9 +47,9 @@ def test_inprocess_runner_holds_runs_while_create_retries(
     with retrying_create():
         run_id = create_run("inprocess-test-record/inprocess-hold", {"value": 11})
         time.sleep(1.5)
-        held = state_of(run_id)
+        state_while_held = state_of(run_id)
 
-    assert held == "SCHEDULED"
+    assert state_while_held == "SCHEDULED"
     assert wait_for_state(run_id, {"COMPLETED", "FAILED", "CRASHED"}) == "COMPLETED"
 
 
