@@ -99,6 +99,38 @@ def test_undo_rejects_missing_report(tmp_path: Path) -> None:
         undo_response(str(tmp_path / "missing.json"))
 
 
+def test_undo_twice_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with responder_emulator(monkeypatch) as running:
+        respond(tmp_path, APP_KEY, rotatable_now="no", approval={"auto_approve": True})
+        user = running.cloud.users["app-backend"]
+        report = str(tmp_path / "report.json")
+        first = undo_response(
+            report, auto_approve=True, state_dir=str(tmp_path / "state")
+        )
+        writes_after_first = write_calls(running, RESPONDER_KEY)
+        policies_after_first = sorted(policy.policy_name for policy in user.policies)
+
+        second = undo_response(
+            report, auto_approve=True, state_dir=str(tmp_path / "state")
+        )
+
+        assert [action["status"] for action in first["actions"]] == ["done"] * 4
+        assert [action["status"] for action in second["actions"]] == ["skipped"] * 4
+        for action in second["actions"]:
+            assert action["detail"].startswith("Already reverted:"), action
+        assert second["complete"] is True
+        assert write_calls(running, RESPONDER_KEY) == writes_after_first
+        assert sorted(policy.policy_name for policy in user.policies) == (
+            policies_after_first
+        )
+        assert first["report_path"] == str(tmp_path / "report.undo.json")
+        assert second["report_path"] == str(tmp_path / "report.undo.2.json")
+        kept = json.loads((tmp_path / "report.undo.json").read_text())
+        assert [action["status"] for action in kept["actions"]] == ["done"] * 4
+
+
 def test_undo_rotation_skips_deleted_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
