@@ -220,6 +220,17 @@ def redact_payload(data: Any) -> Any:
     return data
 
 
+def mask_payload(payload: bytes | str | dict | list) -> Any:
+    """Decode ``payload`` and mask its secrets, for use as a flow-run parameter.
+
+    Prefect stores a flow run's parameters in its database, where anyone with the
+    Prefect API can read them, before the flow's code runs. So every caller that
+    starts ``alert_intake`` passes the payload through this function first. Raises
+    ``AlertFormatError`` when the payload cannot be decoded.
+    """
+    return redact_payload(decode_payload(payload))
+
+
 def canonical_hash(data: Any) -> str:
     """Return ``sha256-<32 hex>`` of ``data`` as sorted, compact JSON."""
     try:

@@ -67,10 +67,9 @@ from akresponder.alerts import (
     AlertFormatError,
     AlertIgnored,
     canonical_hash,
-    decode_payload,
+    mask_payload,
     normalize_source,
     parse_alert,
-    redact_payload,
 )
 
 logger = logging.getLogger("akresponder.receiver")
@@ -541,7 +540,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         alert_id, idempotency = _idempotency_key(keys)
         key_ids = [key.access_key_id for key in keys]
         parameters = {
-            "payload": redact_payload(decode_payload(body)),
+            "payload": mask_payload(body),
             "source_hint": kind,
         }
         tags = [*RUN_TAGS, f"alert:{keys[0].source_kind}"]

@@ -42,12 +42,18 @@ from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from prefect import flow, get_run_logger, tags
+from prefect import Flow, get_run_logger, tags
 from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel
 
 from akresponder import notify, redact
-from akresponder.alerts import AlertedKey, AlertIgnored, decode_payload, parse_alert
+from akresponder.alerts import (
+    AlertedKey,
+    AlertFormatError,
+    AlertIgnored,
+    mask_payload,
+    parse_alert,
+)
 from akresponder.approvals import ApprovalSettings
 from akresponder.journal import default_state_dir
 
@@ -456,7 +462,29 @@ def render_outcomes(alert_id: str, outcomes: list[IntakeOutcome]) -> str:
     return "\n".join(lines)
 
 
-@flow(name="alert-intake", persist_result=False, log_prints=False)
+class PayloadMaskingFlow(Flow):
+    """A flow whose stored ``payload`` parameter has its secrets masked.
+
+    Prefect stores the parameters of a flow called in this process as
+    ``serialize_parameters`` returns them, before the flow's code runs, and passes
+    the unmasked values to the flow. Callers mask the payload with
+    ``mask_payload`` before the call; this catches a caller that did not. A run
+    created through the API (``run_deployment``, the receiver) stores what its
+    creator sent, which this class cannot change. ``with_options`` returns a plain
+    ``Flow`` without this masking.
+    """
+
+    def serialize_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        serialized = super().serialize_parameters(parameters)
+        if "payload" in serialized:
+            try:
+                serialized["payload"] = mask_payload(serialized["payload"])
+            except AlertFormatError:
+                # Undecodable text: the flow fails on it, and nothing of it is kept.
+                serialized["payload"] = "<payload not stored: not valid JSON>"
+        return serialized
+
+
 def alert_intake(
     payload: dict[str, Any] | list[Any] | str,
     source_hint: str | None = None,
@@ -537,6 +565,11 @@ def alert_intake(
         notify.send(f"{notify.SUBJECT_PREFIX}: response not started", message)
         raise IntakeFailed(message, result)
     return result
+
+
+alert_intake = PayloadMaskingFlow(  # type: ignore[assignment]
+    alert_intake, name="alert-intake", persist_result=False, log_prints=False
+)
 
 
 # Command line: ``akresponder alert FILE``.
@@ -627,8 +660,6 @@ def run_alert_cli(args: argparse.Namespace) -> int:
     no response), 1 when a response failed to start, 2 for an unreadable or
     unrecognised payload.
     """
-    from akresponder.alerts import AlertFormatError
-
     try:
         if args.payload == "-":
             raw = sys.stdin.buffer.read()
@@ -641,7 +672,8 @@ def run_alert_cli(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        payload = decode_payload(raw)
+        # Prefect stores the payload with the run, so its secrets are masked first.
+        payload = mask_payload(raw)
         parse_alert(payload, args.source)  # reject a bad payload before Prefect starts
     except AlertFormatError as error:
         print(f"akresponder: {error}", file=sys.stderr)

@@ -1,9 +1,10 @@
 """Pytest plugin: after the session, search everything the tests wrote for secrets.
 
 The secrets are every AccessKeySecret in the scenario files (``tests/scenarios`` and
-the shipped ``emulator/scenarios``), every secret and STS token that an emulator
-started with ``start_emulator`` issued (``emulator.testing.issued_secrets``), and the
-secret in every secret-sink file found.
+the shipped ``emulator/scenarios``), every secret in the sample alert payloads
+(``tests/data/alerts``), every secret and STS token that an emulator started with
+``start_emulator`` issued (``emulator.testing.issued_secrets``), and the secret in
+every secret-sink file found.
 
 The places searched:
 
@@ -13,8 +14,8 @@ The places searched:
 * every file under the session's ``basetemp`` (each test's ``tmp_path``: reports,
   journals, evidence, sink files, the CLI's Prefect homes);
 * the Prefect home of the session and the files of the Prefect test harness
-  (database and result storage), plus the logs and artifacts read back through the
-  harness API before it stops;
+  (database and result storage), plus the logs, artifacts and flow-run parameters
+  read back through the harness API before it stops;
 * files in the project folder and in ``~/.akresponder`` changed during the session.
 
 A secret may appear only as the value of an ``AccessKeySecret`` field of a scenario
@@ -43,6 +44,9 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
 SCENARIO_FOLDERS = (PROJECT / "tests" / "scenarios", PROJECT / "emulator" / "scenarios")
+ALERT_FOLDER = PROJECT / "tests" / "data" / "alerts"
+# The GitHub secret types whose value is an AccessKeySecret.
+GITHUB_SECRET_TYPES = ("alibaba_cloud_access_key_secret",)
 # Loggers set to DEBUG for the session log; the rest keep their levels.
 DEBUG_LOGGERS = ("akresponder", "tasks", "flows", "blocks", "emulator")
 # Shorter values would match ordinary words in logs.
@@ -79,6 +83,42 @@ def scenario_secrets(folders: Iterable[Path] = SCENARIO_FOLDERS) -> set[str]:
                 continue
             secrets.update(_values_of(document, "AccessKeySecret"))
     return secrets
+
+
+def alert_secrets(folder: Path = ALERT_FOLDER) -> set[str]:
+    """Return every secret in the sample alert payloads of ``folder``.
+
+    These are the ``AccessKeySecret`` values (an ActionTrail CreateAccessKey
+    event's ``responseElements``), the ``token`` of a GitHub partner message item
+    and the ``secret`` of a GitHub alert whose type is an AccessKeySecret.
+    """
+    secrets: set[str] = set()
+    for path in sorted(folder.glob("*.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        secrets.update(_values_of(document, "AccessKeySecret"))
+        for item in _objects_of(document):
+            if item.get("type") in GITHUB_SECRET_TYPES:
+                value = item.get("token")
+            elif item.get("secret_type") in GITHUB_SECRET_TYPES:
+                value = item.get("secret")
+            else:
+                continue
+            if isinstance(value, str):
+                secrets.add(value)
+    return secrets
+
+
+def _objects_of(document: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(document, dict):
+        yield document
+        for value in document.values():
+            yield from _objects_of(value)
+    elif isinstance(document, list):
+        for item in document:
+            yield from _objects_of(item)
 
 
 def _values_of(document: Any, field: str) -> Iterator[str]:
@@ -240,6 +280,17 @@ class SecretScan:
                 if len(artifacts) < 200:
                     break
                 offset += len(artifacts)
+            # Parameters are stored when a run is created, before its code runs.
+            offset = 0
+            while True:
+                runs = client.read_flow_runs(limit=200, offset=offset)
+                for run in runs:
+                    where = f"Prefect flow run {run.name} ({run.id}) parameters"
+                    text = json.dumps(run.parameters, default=str)
+                    self.prefect_texts.append((where, text))
+                if len(runs) < 200:
+                    break
+                offset += len(runs)
 
     # Session end: collect the secrets and search.
 
@@ -311,7 +362,7 @@ class SecretScan:
             self.seconds = time.monotonic() - started
 
     def _search(self) -> list[dict[str, str]]:
-        secrets = scenario_secrets()
+        secrets = scenario_secrets() | alert_secrets()
         if "emulator.testing" in sys.modules:
             secrets |= sys.modules["emulator.testing"].issued_secrets()
         files = list(self._files())
