@@ -257,11 +257,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--credentials-block", metavar="NAME", help="saved credentials block"
     )
 
-    commands.add_parser(
+    policy = commands.add_parser(
         "policy",
         help="print the minimal RAM policy the responder needs",
         description="Print the least-privilege RAM policy for the responder's "
-        "identity as JSON.",
+        "identity as JSON: the actions of the tasks the chosen flows call.",
+    )
+    policy.add_argument(
+        "--flows",
+        default="respond,undo,sweep",
+        metavar="LIST",
+        help="comma-separated flows the identity runs, from respond, undo and "
+        "sweep (default: all three). respond covers the alert intake.",
+    )
+    policy.add_argument(
+        "--deny-policy-name",
+        default="akresponder-deny-high-risk",
+        metavar="NAME",
+        help="the settings' deny_policy_name; CreatePolicy and DeletePolicy are "
+        "allowed on that policy only",
     )
     from akresponder.sweep import add_sweep_arguments
 
@@ -485,11 +499,14 @@ def _run_sweep(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def _run_policy() -> int:
-    import flows.undo  # noqa: F401 - registers the DeletePolicy task's permission
-    from akresponder.permissions import print_minimal_policy
+def _run_policy(args: argparse.Namespace) -> int:
+    from akresponder.permissions import parse_flows, print_minimal_policy
 
-    print_minimal_policy()
+    try:
+        flows = parse_flows(args.flows)
+        print_minimal_policy(flows, args.deny_policy_name)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     return EXIT_OK
 
 
@@ -548,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 keep_running=args.keep_running,
                 lookup_rate=args.lookup_events_rate,
             )
-        return _run_policy()
+        return _run_policy(args)
     except UsageError as error:
         _fail(str(error))
         return EXIT_USAGE
