@@ -244,6 +244,19 @@ def canonical_hash(data: Any) -> str:
     return "sha256-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def alert_id_of(keys: Iterable[AlertedKey]) -> str:
+    """Return the id of a whole alert from the alert ids of its keys.
+
+    That is the one id when every key has it, else ``sha256-<hex>`` of the sorted
+    ids. The receiver and the alert-intake flow both name an alert this way, so the
+    same payload has the same id on either path.
+    """
+    ids = sorted({key.alert_id for key in keys})
+    if not ids:
+        raise ValueError("an alert needs at least one key to have an id")
+    return ids[0] if len(ids) == 1 else canonical_hash(ids)
+
+
 def _alert_id(prefix: str, *parts: object) -> str | None:
     """Build ``prefix-part-part`` from the sender's own ids, or None if one is empty."""
     if any(part in (None, "") for part in parts):

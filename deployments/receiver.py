@@ -66,6 +66,7 @@ from akresponder.alerts import (
     AlertedKey,
     AlertFormatError,
     AlertIgnored,
+    alert_id_of,
     canonical_hash,
     mask_payload,
     normalize_source,
@@ -414,8 +415,7 @@ def _idempotency_key(keys: list[AlertedKey]) -> tuple[str, str]:
     so the same alert id: keyed by the alert id alone, the alerts for every key
     but the first would count as repeats and start nothing.
     """
-    ids = sorted({key.alert_id for key in keys})
-    alert_id = ids[0] if len(ids) == 1 else canonical_hash(ids)
+    alert_id = alert_id_of(keys)
     key_ids = sorted({key.access_key_id for key in keys})
     return alert_id, f"alert-intake-{alert_id}-{canonical_hash(key_ids)}"
 

@@ -51,6 +51,7 @@ from akresponder.alerts import (
     AlertedKey,
     AlertFormatError,
     AlertIgnored,
+    alert_id_of,
     mask_payload,
     parse_alert,
 )
@@ -530,6 +531,7 @@ def alert_intake(
         response_parameters["approval"] = approval.model_dump(
             mode="json", exclude_unset=True
         )
+    alert_id = alert_id_of(keys)
     intake = Intake(
         response_deployment=response_deployment,
         window=dedupe_window(dedupe_window_hours),
@@ -538,7 +540,7 @@ def alert_intake(
     )
     log.info(
         "Alert received alert_id=%s source=%s keys=%s deployment=%s",
-        keys[0].alert_id,
+        alert_id,
         keys[0].source_kind,
         ",".join(key.access_key_id for key in keys),
         response_deployment if intake.deployment_id else "(subflow)",
@@ -546,11 +548,11 @@ def alert_intake(
     outcomes = [intake.handle(key) for key in keys]
     create_markdown_artifact(
         key="alert-intake",
-        markdown=render_outcomes(keys[0].alert_id, outcomes),
-        description=f"akresponder alert {keys[0].alert_id}",
+        markdown=render_outcomes(alert_id, outcomes),
+        description=f"akresponder alert {alert_id}",
     )
     result = {
-        "alert_id": keys[0].alert_id,
+        "alert_id": alert_id,
         "ignored": None,
         "outcomes": [item.model_dump(mode="json") for item in outcomes],
     }
@@ -558,7 +560,7 @@ def alert_intake(
     if failed:
         message = (
             f"the response failed to start for {', '.join(failed)} (alert "
-            f"{keys[0].alert_id}); see the alert-intake artifact for the errors, "
+            f"{alert_id}); see the alert-intake artifact for the errors, "
             "then start each response (akresponder respond KEY) or deliver the "
             "alert again"
         )

@@ -401,3 +401,16 @@ def test_parse_alert_never_registers_key_id_as_secret() -> None:
             pass
 
     assert redact.scrub_text(f"key {key_id}") == f"key {key_id}"
+
+
+def test_alert_id_of_whole_alert() -> None:
+    from akresponder.alerts import alert_id_of
+
+    keys = parse_alert(load("sas_leak_list.json"))
+
+    combined = alert_id_of(keys)
+    assert combined == canonical_hash(["sas-leak-389357", "sas-leak-389358"])
+    assert alert_id_of(keys[:1]) == "sas-leak-389357"
+    assert alert_id_of(list(reversed(keys))) == combined
+    with pytest.raises(ValueError, match="at least one key"):
+        alert_id_of([])

@@ -72,3 +72,25 @@ def test_cli_receiver_needs_a_token(
 
     assert status == 2
     assert "no sender can authenticate" in capsys.readouterr().err
+
+
+def test_cli_alert_id_matches_receiver(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from akresponder.alerts import parse_alert
+    from deployments.receiver import _idempotency_key
+
+    # STS keys are skipped, so the intake starts no response and stays fast.
+    leaks = json.loads((DATA / "sas_leak_list.json").read_text())
+    leaks["AccessKeyLeakList"][0]["AccesskeyId"] = "STS.NUgYrLnoC37mZZCNnAbez1"
+    leaks["AccessKeyLeakList"][1]["AccesskeyId"] = "STS.NUgYrLnoC37mZZCNnAbez2"
+    payload = tmp_path / "alert.json"
+    payload.write_text(json.dumps(leaks))
+    receiver_id, _ = _idempotency_key(parse_alert(leaks))
+
+    status = main(["alert", str(payload), "--state-dir", str(tmp_path)])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert receiver_id.startswith("sha256-")
+    assert out.startswith(f"Alert {receiver_id}\n")
