@@ -792,6 +792,16 @@ _PARSERS: dict[str, Parser] = {
 }
 
 
+def describe_sources() -> str:
+    """Return the source kinds, each with its aliases, for help text and errors."""
+    parts = []
+    for kind in SOURCE_KINDS:
+        aliases = [name for name, target in SOURCE_ALIASES.items() if target == kind]
+        aliases.remove(kind)
+        parts.append(f"{kind} (or {', '.join(aliases)})" if aliases else kind)
+    return ", ".join(parts)
+
+
 def normalize_source(source_hint: str | None) -> str | None:
     """Map a source hint such as ``eventbridge`` to its kind; raise on unknown ones."""
     if source_hint is None or source_hint.strip() == "":
@@ -800,8 +810,8 @@ def normalize_source(source_hint: str | None) -> str | None:
     if name not in SOURCE_ALIASES:
         shown = _SAFE_ID_CHARACTER.sub("?", name)[:32]
         raise AlertFormatError(
-            f"unknown alert source {shown!r}; use one of "
-            f"{', '.join(sorted(SOURCE_ALIASES))}, or none to detect the shape"
+            f"unknown alert source {shown!r}; use one of {describe_sources()}, "
+            "or none to detect the shape"
         )
     return SOURCE_ALIASES[name]
 

@@ -52,6 +52,7 @@ from akresponder.alerts import (
     AlertFormatError,
     AlertIgnored,
     alert_id_of,
+    describe_sources,
     mask_payload,
     parse_alert,
 )
@@ -587,8 +588,8 @@ def add_alert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
         metavar="KIND",
-        help="sender of the payload: sas, sls, eventbridge, github or plain "
-        "(default: detected from the shape)",
+        help=f"sender of the payload: {describe_sources()} (default: detected "
+        "from the shape)",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="plan each response, change nothing"

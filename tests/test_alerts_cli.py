@@ -94,3 +94,34 @@ def test_cli_alert_id_matches_receiver(
     assert status == 0
     assert receiver_id.startswith("sha256-")
     assert out.startswith(f"Alert {receiver_id}\n")
+
+
+def test_cli_alert_source_help_matches_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from akresponder.alerts import SOURCE_ALIASES, describe_sources
+
+    main(["alert", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    status = main(["alert", str(DATA / "plain.json"), "--source", "pagerduty"])
+    error = capsys.readouterr().err
+
+    assert status == 2
+    assert f"sender of the payload: {describe_sources()}" in help_text
+    assert f"use one of {describe_sources()}, or none" in error
+    for name in SOURCE_ALIASES:
+        assert name in describe_sources()
+
+
+@pytest.mark.parametrize("alias", ["eventbridge", "cms", "security-center", "log"])
+def test_cli_alert_accepts_source_alias(
+    alias: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload = tmp_path / "alert.json"
+    payload.write_text('{"hello": "world"}')
+
+    status = main(["alert", str(payload), "--source", alias])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "unknown alert source" not in err
