@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from akresponder import redact
 
@@ -529,33 +529,103 @@ def write_report(report: Report | UndoReport, path: str | os.PathLike[str]) -> P
     return target
 
 
+class ReportError(ValueError):
+    """A file or dict that is not a readable akresponder report; names the fix."""
+
+
+_FIX = "give a report written by akresponder respond"
+
+
 def load_report(source: str | os.PathLike[str] | dict[str, Any]) -> Report:
-    """Read a report from a JSON file path or a dict, checking its schema version."""
+    """Read a report from a JSON file path or a dict, checking its schema version.
+
+    Raises ``ReportError`` naming the file, the first problems and the fix when
+    the file cannot be read or is not a report of this schema's major version.
+    """
     if isinstance(source, dict):
-        data = source
+        data: Any = source
         origin = "the report dict"
     else:
         path = Path(source).expanduser()
-        origin = str(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValueError(
-                f"report file {origin} not found; give the path that respond wrote"
-            ) from None
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f"report file {origin} is not valid JSON ({error.msg} at line "
-                f"{error.lineno}); give a report written by akresponder respond"
-            ) from None
-    version = str(data.get("schema_version", ""))
-    major = version.split(".", 1)[0]
-    if major != SCHEMA_VERSION.split(".", 1)[0]:
-        raise ValueError(
-            f"{origin} has schema_version {version!r}, but this akresponder reads "
-            f"{SCHEMA_VERSION.split('.', 1)[0]}.x; use the matching akresponder version"
+        origin = f"report {path}"
+        data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ReportError(
+            f"{origin} is not an akresponder report: it holds a JSON "
+            f"{type(data).__name__}, not an object; {_FIX}"
         )
-    return Report.model_validate(data)
+    if "source_report" in data and "decision" not in data:
+        source_report = data.get("source_report") or "the response report"
+        raise ReportError(
+            f"{origin} is an undo report, not a response report; give the report "
+            f"it was made from: {source_report}"
+        )
+    version = data.get("schema_version")
+    major = SCHEMA_VERSION.split(".", 1)[0]
+    if version is not None and str(version).split(".", 1)[0] != major:
+        raise ReportError(
+            f"{origin} has schema_version {str(version)!r}, but this akresponder "
+            f"reads {major}.x; use the matching akresponder version"
+        )
+    try:
+        return Report.model_validate(data)
+    except ValidationError as error:
+        raise ReportError(
+            f"{origin} is not an akresponder report: {_problems(error)}; {_FIX}"
+        ) from None
+
+
+def _read_json(path: Path) -> Any:
+    """Parse the JSON file at ``path``; raise ``ReportError`` on any failure."""
+    if path.is_dir():
+        raise ReportError(
+            f"report {path} is a folder, not a file; give the report's JSON file, "
+            f"such as {path / '<ACCESS_KEY_ID>.report.json'}"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportError(
+            f"report file {path} not found; give the path that respond wrote"
+        ) from None
+    except UnicodeDecodeError:
+        raise ReportError(
+            f"report {path} is not a text file (not UTF-8); {_FIX}"
+        ) from None
+    except OSError as error:
+        raise ReportError(
+            f"cannot read report {path}: {error.strerror or error}; check the path "
+            "and its permissions"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ReportError(
+            f"report file {path} is not valid JSON ({error.msg} at line "
+            f"{error.lineno}); {_FIX}"
+        ) from None
+
+
+def _problems(error: ValidationError, limit: int = 4) -> str:
+    """Summarise a validation error as 'missing a, b and 2 more; invalid c (why)'."""
+    missing: list[str] = []
+    invalid: list[str] = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "the document"
+        if item["type"] == "missing":
+            missing.append(field)
+        else:
+            reason = item["msg"][:1].lower() + item["msg"][1:]
+            invalid.append(f"{field} ({reason})")
+    parts = []
+    for label, names in (("missing", missing), ("invalid", invalid)):
+        if not names:
+            continue
+        text = f"{label} {', '.join(names[:limit])}"
+        if len(names) > limit:
+            text += f" and {len(names) - limit} more"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def json_schema() -> dict[str, Any]:

@@ -1,0 +1,85 @@
+"""Input checks of respond, undo and sweep: one line, exit 2, no cloud call.
+
+Every case runs ``akresponder.cli.main`` against the emulator and checks that the
+responder's key signed no request, so a bad path or number stops the command
+before the triage starts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from akresponder.cli import main
+from tests.respond_support import (
+    APP_KEY,
+    RESPONDER_KEY,
+    requests_by,
+    responder_emulator,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+README = str(REPO / "README.md")
+
+
+def _usage_error(
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """Run ``argv`` and return its one stderr line; check exit 2 and no request."""
+    with responder_emulator(monkeypatch) as running:
+        status = main(argv)
+        lines = [line for line in capsys.readouterr().err.splitlines() if line]
+        assert status == 2
+        assert len(lines) == 1, lines
+        assert requests_by(running, RESPONDER_KEY) == []
+    return lines[0]
+
+
+def test_cli_undo_rejects_non_reports(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    incomplete = tmp_path / "r.json"
+    incomplete.write_text(json.dumps({"schema_version": "1.1", "dry_run": False}))
+    undo_record = tmp_path / "report.undo.json"
+    undo_record.write_text(
+        json.dumps(
+            {
+                "schema_version": "1.1",
+                "incident_id": "inc-1",
+                "access_key_id": APP_KEY,
+                "source_report": "/reports/report.json",
+                "actions": [],
+            }
+        )
+    )
+    listed = tmp_path / "list.json"
+    listed.write_text("[]")
+    cases = [
+        (
+            [str(incomplete)],
+            f"report {incomplete} is not an akresponder report: missing "
+            "incident_id, access_key_id, owner, decision and 1 more; "
+            "give a report written by akresponder respond",
+        ),
+        (
+            [str(tmp_path)],
+            f"report {tmp_path} is a folder, not a file; give the report's JSON file",
+        ),
+        (
+            [str(undo_record)],
+            "is an undo report, not a response report; give the report it was "
+            "made from: /reports/report.json",
+        ),
+        ([str(listed)], "it holds a JSON list, not an object"),
+    ]
+    for argv, expected in cases:
+        line = _usage_error(["undo", *argv, "--auto-approve"], capsys, monkeypatch)
+
+        assert expected in line, argv
+        assert "validation error" not in line, argv
