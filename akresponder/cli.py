@@ -360,6 +360,11 @@ def _quiet_console(verbose: bool) -> None:
 def _respond_request(args: argparse.Namespace) -> Any:
     from pydantic import ValidationError
 
+    from akresponder.cli_checks import (
+        InvalidOption,
+        check_folder,
+        check_output_file,
+    )
     from akresponder.config import ConfigurationError, validate_access_key_id
     from flows.respond import ResponseRequest
 
@@ -375,6 +380,10 @@ def _respond_request(args: argparse.Namespace) -> Any:
     if args.approval_timeout is not None:
         approval["timeout_seconds"] = args.approval_timeout
     try:
+        check_folder("--state-dir", state_dir, shown=args.state_dir or "")
+        check_output_file("--report", report)
+        if sink.startswith("file:") and sink != "file:":
+            check_folder("--secret-sink", sink.removeprefix("file:"), shown=sink)
         return ResponseRequest(
             access_key_id=args.access_key_id,
             mode=args.mode,
@@ -391,6 +400,8 @@ def _respond_request(args: argparse.Namespace) -> Any:
             check_billing=not args.no_billing,
             incident_start=args.incident_start,
         )
+    except InvalidOption as error:
+        raise UsageError(str(error)) from None
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "arguments"
@@ -440,10 +451,15 @@ def _run_respond(args: argparse.Namespace) -> int:
 
 
 def _run_undo(args: argparse.Namespace) -> int:
+    from akresponder.cli_checks import check_folder
     from akresponder.report import load_report
 
     try:
         load_report(args.report)
+        report_folder = Path(args.report).expanduser().parent
+        check_folder("REPORT", report_folder, shown=args.report)
+        if args.state_dir:
+            check_folder("--state-dir", args.state_dir)
     except ValueError as error:
         raise UsageError(str(error)) from None
     from flows.undo import undo_response
@@ -480,9 +496,14 @@ def _run_undo(args: argparse.Namespace) -> int:
 def _run_sweep(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from akresponder.cli_checks import check_input_file, check_output_file
     from flows.sweep import run_sweep_cli, sweep_request_from_args
 
     try:
+        if args.report:
+            check_output_file("--report", args.report)
+        if args.settings_file:
+            check_input_file("--settings-file", args.settings_file)
         sweep_request_from_args(args)
     except ValidationError as error:
         first = error.errors()[0]

@@ -39,6 +39,52 @@ def _usage_error(
     return lines[0]
 
 
+def test_cli_paths_checked_before_calls(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    cases = [
+        (
+            ["respond", APP_KEY, "--state-dir", README, "--dry-run"],
+            f"invalid --state-dir {README}: {README} is a file, not a folder",
+        ),
+        (
+            ["respond", APP_KEY, "--state-dir", f"{README}/incidents", "--dry-run"],
+            f"{README} is a file, so the folder {README}/incidents cannot be created",
+        ),
+        (
+            ["respond", APP_KEY, "--report", str(tmp_path), "--dry-run"],
+            f"invalid --report {tmp_path}: {tmp_path} is a folder; give a file path",
+        ),
+        (
+            ["respond", APP_KEY, "--report", f"{README}/r.json", "--dry-run"],
+            f"invalid --report {README}/r.json: {README} is a file",
+        ),
+        (
+            ["respond", APP_KEY, "--secret-sink", f"file:{README}"],
+            f"invalid --secret-sink file:{README}: {README} is a file, not a folder",
+        ),
+        (
+            ["sweep", "--report", str(tmp_path)],
+            f"invalid --report {tmp_path}: {tmp_path} is a folder",
+        ),
+        (
+            ["sweep", "--settings-file", str(tmp_path)],
+            f"invalid --settings-file {tmp_path}: {tmp_path} is a folder",
+        ),
+        (
+            ["sweep", "--settings-file", str(tmp_path / "missing.json")],
+            "missing.json: file not found",
+        ),
+    ]
+    for argv, expected in cases:
+        line = _usage_error(argv, capsys, monkeypatch)
+
+        assert expected in line, argv
+        assert "Errno" not in line, argv
+
+
 def test_cli_undo_rejects_non_reports(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -83,3 +129,20 @@ def test_cli_undo_rejects_non_reports(
 
         assert expected in line, argv
         assert "validation error" not in line, argv
+
+
+def test_cli_undo_state_dir_must_be_folder(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from akresponder.report import write_report
+    from tests.test_report import sample_report
+
+    report = write_report(sample_report(), tmp_path / "report.json")
+
+    line = _usage_error(
+        ["undo", str(report), "--state-dir", README], capsys, monkeypatch
+    )
+
+    assert f"invalid --state-dir {README}: {README} is a file, not a folder" in line
