@@ -364,6 +364,7 @@ def _respond_request(args: argparse.Namespace) -> Any:
         InvalidOption,
         check_folder,
         check_output_file,
+        option_error,
     )
     from akresponder.config import ConfigurationError, validate_access_key_id
     from flows.respond import ResponseRequest
@@ -403,10 +404,11 @@ def _respond_request(args: argparse.Namespace) -> Any:
     except InvalidOption as error:
         raise UsageError(str(error)) from None
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "arguments"
-        message = first["msg"].removeprefix("Value error, ")
-        raise UsageError(f"invalid {field}: {message}") from None
+        options = {
+            "lookback_days": ("--lookback-days", args.lookback_days),
+            "approval.timeout_seconds": ("--approval-timeout", args.approval_timeout),
+        }
+        raise UsageError(str(option_error(error, ResponseRequest, options))) from None
 
 
 def _summary(report: dict[str, Any]) -> str:
@@ -506,10 +508,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
             check_input_file("--settings-file", args.settings_file)
         sweep_request_from_args(args)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "arguments"
-        message = first["msg"].removeprefix("Value error, ")
-        raise UsageError(f"invalid sweep setting {field}: {message}") from None
+        raise UsageError(_sweep_setting_error(error, args)) from None
     except (ValueError, OSError) as error:
         raise UsageError(f"invalid sweep arguments: {error}") from None
     _quiet_console(args.verbose)
@@ -518,6 +517,28 @@ def _run_sweep(args: argparse.Namespace) -> int:
     except Exception as error:
         _fail(f"sweep failed: {error}")
         return EXIT_FAILED
+
+
+def _sweep_setting_error(error: Any, args: argparse.Namespace) -> str:
+    """Word a sweep setting's validation error by the option or file it came from."""
+    from akresponder.cli_checks import expected_range, option_error
+    from akresponder.sweep import SweepSettings
+
+    given = {
+        "users_per_batch": ("--users-per-batch", args.users_per_batch),
+        "ram_calls_per_second": ("--ram-calls-per-second", args.ram_calls_per_second),
+    }
+    options = {field: given[field] for field in given if given[field][1] is not None}
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    if field in options or not args.settings_file:
+        return str(option_error(error, SweepSettings, options))
+    expected = expected_range(SweepSettings, tuple(first["loc"]))
+    message = f"expected {expected}" if expected else first["msg"]
+    return (
+        f"invalid {field} {first.get('input')!r} in --settings-file "
+        f"{args.settings_file}: {message.removeprefix('Value error, ')}"
+    )
 
 
 def _run_policy(args: argparse.Namespace) -> int:

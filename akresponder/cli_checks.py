@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel, ValidationError
 
 
 class InvalidOption(ValueError):
@@ -80,3 +84,74 @@ def check_input_file(option: str, value: str | os.PathLike[str]) -> Path:
             f"invalid {option} {value}: file is not readable; check its permissions"
         )
     return path
+
+
+def _field(model: type[BaseModel], location: tuple[Any, ...]) -> Any:
+    """Return the ``FieldInfo`` at ``location``, following nested models."""
+    info = None
+    current: Any = model
+    for part in location:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        info = fields[part]
+        current = info.annotation
+    return info
+
+
+def expected_range(model: type[BaseModel], location: tuple[Any, ...]) -> str | None:
+    """Describe the numbers a field accepts, from its ge/gt/le/lt bounds.
+
+    Returns text such as "a whole number from 1 to 90", or None when the field
+    has no numeric bound. The model stays the only place the bounds are written.
+    """
+    info = _field(model, location)
+    if info is None:
+        return None
+    low = high = None
+    low_open = high_open = False
+    for item in info.metadata:
+        if isinstance(item, Ge):
+            low = item.ge
+        elif isinstance(item, Gt):
+            low, low_open = item.gt, True
+        elif isinstance(item, Le):
+            high = item.le
+        elif isinstance(item, Lt):
+            high, high_open = item.lt, True
+    if low is None and high is None:
+        return None
+    kind = "a whole number" if info.annotation is int else "a number"
+    if low is not None and high is not None and not low_open and not high_open:
+        return f"{kind} from {low} to {high}"
+    parts = []
+    if low is not None:
+        parts.append(f"greater than {low}" if low_open else f"at least {low}")
+    if high is not None:
+        parts.append(f"less than {high}" if high_open else f"at most {high}")
+    return f"{kind} " + " and ".join(parts)
+
+
+def option_error(
+    error: ValidationError,
+    model: type[BaseModel],
+    options: dict[str, tuple[str, Any]],
+) -> InvalidOption:
+    """Turn the first validation error into one line in the CLI's words.
+
+    ``options`` maps a dotted field location, such as ``lookback_days`` or
+    ``approval.timeout_seconds``, to the option and the value the user gave.
+    A range error then reads "invalid --lookback-days '0': expected a whole
+    number from 1 to 90". Other errors keep the validator's message.
+    """
+    first = error.errors()[0]
+    location = tuple(first["loc"])
+    field = ".".join(str(part) for part in location) or "arguments"
+    message = first["msg"].removeprefix("Value error, ")
+    if field not in options:
+        return InvalidOption(f"invalid {field}: {message}")
+    option, value = options[field]
+    expected = expected_range(model, location)
+    if expected is not None:
+        return InvalidOption(f"invalid {option} '{value}': expected {expected}")
+    return InvalidOption(f"invalid {option} '{value}': {message}")

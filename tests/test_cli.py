@@ -34,12 +34,12 @@ def stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
         (["respond", "STS.NUnknownSessionKey1"], "temporary STS key"),
         (
             ["respond", CI_KEY_A, "--lookback-days", "91"],
-            "invalid lookback_days: Input should be less than or equal to 90",
+            "invalid --lookback-days '91': expected a whole number from 1 to 90",
         ),
         (["respond", CI_KEY_A, "--secret-sink", "s3:bucket"], "invalid secret_sink"),
         (
             ["sweep", "--users-per-batch", "0"],
-            "invalid sweep setting users_per_batch: Input should be greater than",
+            "invalid --users-per-batch '0': expected a whole number from 1 to 5000",
         ),
         (["alert", "/nonexistent/alert.json"], "cannot read /nonexistent/alert.json"),
         (

@@ -15,6 +15,7 @@ import pytest
 from akresponder.cli import main
 from tests.respond_support import (
     APP_KEY,
+    CI_KEY_A,
     RESPONDER_KEY,
     requests_by,
     responder_emulator,
@@ -37,6 +38,60 @@ def _usage_error(
         assert len(lines) == 1, lines
         assert requests_by(running, RESPONDER_KEY) == []
     return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["respond", CI_KEY_A, "--lookback-days", "0"],
+            "invalid --lookback-days '0': expected a whole number from 1 to 90",
+        ),
+        (
+            ["respond", CI_KEY_A, "--lookback-days", "91"],
+            "invalid --lookback-days '91': expected a whole number from 1 to 90",
+        ),
+        (
+            ["respond", CI_KEY_A, "--approval-timeout", "0"],
+            "invalid --approval-timeout '0': expected a whole number from 1 to 604800",
+        ),
+        (
+            ["sweep", "--users-per-batch", "0"],
+            "invalid --users-per-batch '0': expected a whole number from 1 to 5000",
+        ),
+        (
+            ["sweep", "--ram-calls-per-second", "0"],
+            "invalid --ram-calls-per-second '0.0': expected a number greater than 0 "
+            "and at most 10000",
+        ),
+    ],
+)
+def test_cli_numbers_name_option_and_range(
+    argv: list[str],
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    line = _usage_error(argv, capsys, monkeypatch)
+
+    assert expected in line
+    assert "Input should be" not in line
+
+
+def test_cli_sweep_settings_file_value_named(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    settings = tmp_path / "sweep.json"
+    settings.write_text(json.dumps({"users_per_batch": 0}))
+
+    line = _usage_error(
+        ["sweep", "--settings-file", str(settings)], capsys, monkeypatch
+    )
+
+    assert f"invalid users_per_batch 0 in --settings-file {settings}" in line
+    assert "expected a whole number from 1 to 5000" in line
 
 
 def test_cli_paths_checked_before_calls(
