@@ -375,7 +375,9 @@ def _respond_request(args: argparse.Namespace) -> Any:
         raise UsageError(str(error)) from None
 
     state_dir = Path(args.state_dir or DEFAULT_HOME / "incidents").expanduser()
-    report = args.report or str(state_dir / f"{args.access_key_id}.report.json")
+    # A dry run gets its own report, so the real run that follows keeps the plan.
+    suffix = ".dry-run" if args.dry_run else ""
+    report = args.report or str(state_dir / f"{args.access_key_id}{suffix}.report.json")
     sink = args.secret_sink or f"file:{DEFAULT_HOME / 'secrets'}"
     approval: dict[str, Any] = {"auto_approve": args.auto_approve}
     if args.approval_timeout is not None:
@@ -422,7 +424,7 @@ def _summary(report: dict[str, Any]) -> str:
         f"Incident {report['incident_id']}: {report['access_key_id']} of "
         f"{owner['type']} {owner.get('user_name') or ''}".rstrip(),
         f"Path: {report['decision']['path']}"
-        + (" (dry run)" if report.get("dry_run") else ""),
+        + (" (dry run: nothing was changed)" if report.get("dry_run") else ""),
         f"Actions: {done or 'none'}",
         f"Findings: {len(report.get('findings', []))}",
         f"Complete: {'yes' if report.get('complete') else 'no'}",

@@ -192,7 +192,8 @@ def _automatic(facts: KeyFacts, rotatable: Rotatable) -> Decision:
             Path.DELETE,
             [
                 f"{key} was not used in the look-back window, so disabling it breaks "
-                "nothing: it is disabled now and deleted after approval.",
+                "nothing: the delete path disables it, then deletes it after "
+                "approval.",
             ],
         )
 

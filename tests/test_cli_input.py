@@ -201,3 +201,34 @@ def test_cli_undo_state_dir_must_be_folder(
     )
 
     assert f"invalid --state-dir {README}: {README} is a file, not a folder" in line
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_cli_dry_run_report_kept(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "incidents"
+    common = ["--state-dir", str(state), "--secret-sink", f"file:{tmp_path / 's'}"]
+    with responder_emulator(monkeypatch) as running:
+        assert main(["respond", CI_KEY_A, "--dry-run", *common]) == 0
+        planned_out = capsys.readouterr().out
+        assert main(["respond", CI_KEY_A, "--auto-approve", *common]) == 0
+        real_out = capsys.readouterr().out
+
+        dry_path = state / f"{CI_KEY_A}.dry-run.report.json"
+        real_path = state / f"{CI_KEY_A}.report.json"
+        assert f"Report: {dry_path}" in planned_out
+        assert "Path: delete (dry run: nothing was changed)" in planned_out
+        assert f"Report: {real_path}" in real_out
+        planned = json.loads(dry_path.read_text())
+        done = json.loads(real_path.read_text())
+        assert planned["dry_run"] is True
+        assert {action["status"] for action in planned["actions"]} == {"planned"}
+        assert not any(
+            "disabled now" in text for text in planned["decision"]["reasons"]
+        )
+        assert done["dry_run"] is False
+        assert CI_KEY_A not in running.cloud.access_keys

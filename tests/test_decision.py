@@ -37,7 +37,7 @@ CASES = [
     ("unused-deletes", {"in_use": False}, Mode.AUTO, Rotatable.UNKNOWN,
      Path.DELETE, False, True, "not used in the look-back window"),
     ("unused-rotatable-still-deletes", {"in_use": False}, Mode.AUTO, Rotatable.YES,
-     Path.DELETE, False, True, "disabled now and deleted after approval"),
+     Path.DELETE, False, True, "disables it, then deletes it after approval"),
     ("in-use-rotatable-rotates", {}, Mode.AUTO, Rotatable.YES,
      Path.ROTATE, False, True, "rotated"),
     ("in-use-full-slots-rotates", {"free_key_slot": False}, Mode.AUTO, Rotatable.YES,
