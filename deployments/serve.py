@@ -146,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_LIMIT,
         metavar="N",
-        help="most response and alert-intake runs executing at once in this "
-        "process; runs paused for approval do not count (default: %(default)s)",
+        help="maximum number of response and alert-intake runs executing at once "
+        "in this process, the rest wait in line; runs paused for approval and "
+        "responses past containment do not count (default: %(default)s)",
     )
     parser.add_argument(
         "--poll-seconds",
