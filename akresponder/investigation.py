@@ -56,6 +56,7 @@ from akresponder.report import (
     InvestigationRecord,
     RelatedCredential,
 )
+from akresponder.responder_activity import ResponderActivity
 from akresponder.retry import task_options
 
 T = TypeVar("T")
@@ -449,6 +450,7 @@ def run_investigation(
     incident_start: datetime | None = None,
     options: InvestigationOptions | None = None,
     evidence_root: str | Path | None = None,
+    state_dir: str | Path | None = None,
 ) -> Investigation:
     """Collect the key's events, analyse them and check the bills.
 
@@ -457,7 +459,9 @@ def run_investigation(
     estimated from the key's history (``analysis.window``). Events from
     ``baseline_days`` before the look-back window are read as the baseline.
     ``evidence_root`` receives the evidence bundle in ``<root>/<incident>``; None
-    writes none.
+    writes none. The journals and reports in ``state_dir`` name the responder's own
+    calls, which are left out of the findings and the lineage
+    (``akresponder.responder_activity``); None leaves every event in.
 
     A read that fails with ``CloudError`` shows as failed coverage or a gap, and the
     investigation goes on. If the analysis itself raises, the simple audit
@@ -475,6 +479,7 @@ def run_investigation(
         scan_lookup_for_ips=options.scan_lookup_events_for_ips,
     )
     history_start = window_start - timedelta(days=settings.baseline_days)
+    activity = ResponderActivity.load(state_dir, [connection.access_key_id])
 
     seed = _step(
         "collect-key-events",
@@ -482,13 +487,17 @@ def run_investigation(
         access_key_id,
         history_start,
     )
+    seed = activity.drop(seed)
     own_records = [
         record
         for record in collector.records.values()
         if _identity(record).get("accessKeyId") == access_key_id
         and _in_range(record, window_start, window_end)
     ]
+    # The audit counts every call of the key. Findings come from the calls that
+    # are not the responder's own.
     result.audit = summarize_events(own_records)
+    suspect_records = [record for record in own_records if activity.keep_record(record)]
     collector.uncovered_history(history_start)
 
     if incident_start is not None:
@@ -525,6 +534,7 @@ def run_investigation(
             lookback_start=window_start,
             settings=settings,
             search_ips=options.search_attacker_ips,
+            activity=activity,
         )
     except Exception as error:  # noqa: BLE001 - the report must still be written
         logger.exception(
@@ -534,8 +544,10 @@ def run_investigation(
             f"The analysis failed ({type(error).__name__}: {error}); the findings "
             "are the simple audit's. Re-run the response to retry it."
         )
-        result.findings.extend(audit_findings(own_records, result.audit, access_key_id))
-        result.related_credentials.extend(created_access_keys(own_records))
+        result.findings.extend(
+            audit_findings(suspect_records, result.audit, access_key_id)
+        )
+        result.related_credentials.extend(created_access_keys(suspect_records))
     else:
         result.findings.extend(report_findings(analysis.findings))
         result.findings.extend(context_findings(result.audit, access_key_id))
@@ -571,6 +583,17 @@ def run_investigation(
             logger.exception("pictures failed incident=%s", incident)
             result.notes.append(f"The report pictures failed: {error}")
     result.coverage[:0] = collector.coverage
+    if activity.matched:
+        result.coverage.append(
+            CoverageEntry(
+                source="responder-activity",
+                status="complete",
+                detail=activity.summary(),
+                items=len(activity.matched),
+                target=f"journals and reports in {state_dir}",
+            )
+        )
+        result.notes.append(activity.summary())
     result.gaps = collector.gaps
     result.notes[:0] = collector.notes
     result.analysis = analysis
@@ -608,6 +631,7 @@ def _analyse(
     lookback_start: datetime,
     settings: AnalysisSettings,
     search_ips: bool,
+    activity: ResponderActivity | None = None,
 ) -> AnalysisInvestigation:
     """Run the lineage walk and the detectors, fetching events as the walk needs.
 
@@ -617,16 +641,24 @@ def _analyse(
     a second.
     """
 
+    activity = activity or ResponderActivity()
+
+    def fetch_key(key: str) -> pd.DataFrame:
+        return activity.drop(collector.key_events(key, lookback_start))
+
+    def fetch_user(user: str) -> pd.DataFrame:
+        return activity.drop(collector.user_events(user, lookback_start))
+
     def fetch_ip(ip: str) -> pd.DataFrame:
-        return collector.ip_events(ip, start)
+        return activity.drop(collector.ip_events(ip, start))
 
     return investigate(
         access_key_id,
         seed,
         window_start=start,
         window_end=end,
-        fetch_key=lambda key: collector.key_events(key, lookback_start),
-        fetch_user=lambda user: collector.user_events(user, lookback_start),
+        fetch_key=fetch_key,
+        fetch_user=fetch_user,
         fetch_ip=fetch_ip if search_ips else None,
         settings=settings,
     )

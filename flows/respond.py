@@ -481,6 +481,7 @@ class ResponseRun(PathSteps):
             incident_start=self.params.incident_start,
             options=self.params.investigation,
             evidence_root=self._evidence_root(),
+            state_dir=self._state_dir(),
         )
         self.findings.extend(self.investigation.findings)
         self.related.extend(self.investigation.related_credentials)
