@@ -110,6 +110,20 @@ class AlertIgnored(Exception):
     """The payload is a valid alert that needs no response, such as a resolved one."""
 
 
+class InvalidAlertValue(AlertFormatError):
+    """One entry of the alert is not a valid AccessKey ID, or has none.
+
+    ``location`` is where the entry is in the payload (``access_key_ids[1]``) and
+    ``problem`` the sentence that names it and the fix, without the accepted
+    shapes. Neither quotes a value that looks like a secret.
+    """
+
+    def __init__(self, location: str, problem: str) -> None:
+        super().__init__(f"{problem}. {ACCEPTED_SHAPES}")
+        self.location = location
+        self.problem = problem
+
+
 class AlertedKey(BaseModel):
     """One AccessKey ID named by an alert."""
 
@@ -123,6 +137,24 @@ class AlertedKey(BaseModel):
         default=None, description="When the sender observed the key, in UTC."
     )
     summary: str = Field(default="", description="One line for people; no secret.")
+
+
+class RejectedValue(BaseModel):
+    """An entry of the alert that should name an AccessKey ID but does not."""
+
+    location: str = Field(description="Where it is in the payload: access_key_ids[1].")
+    problem: str = Field(
+        description="What is wrong and the fix; quotes the value unless it looks "
+        "like a secret."
+    )
+    source_kind: SourceKind = Field(description="Which sender's shape it came in.")
+
+
+class ParsedAlert(BaseModel):
+    """The AccessKey IDs of an alert and the entries that were rejected."""
+
+    keys: list[AlertedKey]
+    rejected: list[RejectedValue] = Field(default_factory=list)
 
 
 # Decoding and masking.
@@ -287,9 +319,25 @@ def _check_key(value: object, where: str) -> str:
     try:
         return validate_access_key_id(value)
     except ConfigurationError as error:
-        raise AlertFormatError(
-            f"{where}: {redact.scrub_text(str(error))}. {ACCEPTED_SHAPES}"
+        raise InvalidAlertValue(
+            where, f"{where}: {redact.scrub_text(str(error))}"
         ) from None
+
+
+Rejections = list[RejectedValue] | None
+
+
+def _reject(
+    error: InvalidAlertValue, rejected: Rejections, source_kind: SourceKind
+) -> None:
+    """Record an invalid entry, or raise it when the caller collects none."""
+    if rejected is None:
+        raise error
+    rejected.append(
+        RejectedValue(
+            location=error.location, problem=error.problem, source_kind=source_kind
+        )
+    )
 
 
 def _time_from(value: object) -> datetime | None:
@@ -361,8 +409,14 @@ def _looks_like_sas(data: object) -> bool:
     return has_key and any(name in data for name in ("Url", "Asset", "AliUserName"))
 
 
-def parse_sas(data: object, digest: str) -> list[AlertedKey]:
-    """Parse Security Center leak records (one, a list, or the API response)."""
+def parse_sas(
+    data: object, digest: str, rejected: Rejections = None
+) -> list[AlertedKey]:
+    """Parse Security Center leak records (one, a list, or the API response).
+
+    A record without a valid AccessKey ID goes to ``rejected`` when it is a list,
+    and raises ``InvalidAlertValue`` when it is None.
+    """
     if isinstance(data, dict) and isinstance(data.get("AccessKeyLeakList"), list):
         records: list[Any] = data["AccessKeyLeakList"]
     elif isinstance(data, list):
@@ -372,15 +426,11 @@ def parse_sas(data: object, digest: str) -> list[AlertedKey]:
     keys = []
     for index, record in enumerate(records):
         where = f"Security Center leak record {index}"
-        if not isinstance(record, dict):
-            raise AlertFormatError(f"{where} is not an object. {ACCEPTED_SHAPES}")
-        value = _sas_key_field(record)
-        if value is None:
-            raise AlertFormatError(
-                f"{where} has no AccesskeyId field (fields: "
-                f"{_field_names(record)}). {ACCEPTED_SHAPES}"
-            )
-        key_id = _check_key(value, f"{where} AccesskeyId")
+        try:
+            key_id = _sas_record_key(record, where)
+        except InvalidAlertValue as error:
+            _reject(error, rejected, "sas")
+            continue
         status = record.get("Status") or record.get("DealType") or "unknown"
         text = f"Security Center found AccessKey {key_id} leaked"
         if record.get("Url"):
@@ -398,11 +448,23 @@ def parse_sas(data: object, digest: str) -> list[AlertedKey]:
                 summary=_summary(text),
             )
         )
-    if not keys:
+    if not records:
         raise AlertFormatError(
             f"Security Center AccessKeyLeakList is empty. {ACCEPTED_SHAPES}"
         )
     return _dedupe(keys)
+
+
+def _sas_record_key(record: object, where: str) -> str:
+    if not isinstance(record, dict):
+        raise InvalidAlertValue(where, f"{where} is not an object")
+    value = _sas_key_field(record)
+    if value is None:
+        raise InvalidAlertValue(
+            where,
+            f"{where} has no AccesskeyId field (fields: {_field_names(record)})",
+        )
+    return _check_key(value, f"{where} AccesskeyId")
 
 
 # SLS alert notifications.
@@ -438,36 +500,54 @@ def _rows_of(data: dict) -> Iterator[tuple[str, Any]]:
                     yield f"results[{index}].raw_results[{row_index}]", row
 
 
-def _keys_in_row(row: object, where: str) -> list[tuple[str, str]]:
-    """Return (key id, where) pairs from one SLS result row."""
+def _keys_in_row(
+    row: object, where: str, rejected: Rejections
+) -> tuple[list[tuple[str, str]], int]:
+    """Return (key id, where) pairs from one SLS result row, and the invalid count."""
     row = _json_object(row)
     if not isinstance(row, dict):
-        return []
-    found = []
+        return [], 0
+    candidates = []
     for name, value in row.items():
         if _is_key_column(name) and isinstance(value, str) and value.strip():
-            found.append((_check_key(value.strip(), f"{where}.{name}"), where))
+            candidates.append((value.strip(), f"{where}.{name}"))
     event = _json_object(row.get("event"))
     if isinstance(event, dict):
         identity = event.get("userIdentity")
         if isinstance(identity, dict) and identity.get("accessKeyId"):
             value = identity["accessKeyId"]
-            found.append(
-                (_check_key(value, f"{where}.event.userIdentity.accessKeyId"), where)
-            )
-    return found
+            candidates.append((value, f"{where}.event.userIdentity.accessKeyId"))
+    found = []
+    invalid = 0
+    for value, location in candidates:
+        try:
+            found.append((_check_key(value, location), where))
+        except InvalidAlertValue as error:
+            _reject(error, rejected, "sls")
+            invalid += 1
+    return found, invalid
 
 
-def parse_sls(data: object, digest: str) -> list[AlertedKey]:
-    """Parse an SLS alert notification built on an ActionTrail logstore."""
+def parse_sls(
+    data: object, digest: str, rejected: Rejections = None
+) -> list[AlertedKey]:
+    """Parse an SLS alert notification built on an ActionTrail logstore.
+
+    An invalid AccessKey ID in a row goes to ``rejected`` when it is a list.
+    """
     if not isinstance(data, dict):
         raise AlertFormatError(f"SLS alert must be an object. {ACCEPTED_SHAPES}")
     found: list[tuple[str, str]] = []
     row_count = 0
+    invalid = 0
     for where, row in _rows_of(data):
         row_count += 1
-        found.extend(_keys_in_row(row, where))
+        row_keys, row_invalid = _keys_in_row(row, where, rejected)
+        found.extend(row_keys)
+        invalid += row_invalid
     name = data.get("alert_name") or data.get("alert_id") or "SLS alert"
+    if not found and invalid:
+        return []
     if not found:
         raise AlertFormatError(
             f"SLS alert {name!s:.64} has {row_count} result rows and none has an "
@@ -563,8 +643,13 @@ def _event_key(
     )
 
 
-def parse_actiontrail(data: object, digest: str) -> list[AlertedKey]:
-    """Parse an ActionTrail event: CloudEvents envelope, CloudMonitor or bare."""
+def parse_actiontrail(
+    data: object, digest: str, rejected: Rejections = None
+) -> list[AlertedKey]:
+    """Parse an ActionTrail event: CloudEvents envelope, CloudMonitor or bare.
+
+    An event names one key, so an invalid one always raises.
+    """
     if not isinstance(data, dict):
         raise AlertFormatError(
             f"ActionTrail event must be an object. {ACCEPTED_SHAPES}"
@@ -610,15 +695,23 @@ def _looks_like_github(data: object) -> bool:
     return False
 
 
-def _github_partner(items: list, digest: str) -> list[AlertedKey]:
+def _github_partner(items: list, digest: str, rejected: Rejections) -> list[AlertedKey]:
     keys = []
+    invalid = 0
     for index, item in enumerate(items):
         kind = str(item.get("type") or "")
         if kind != GITHUB_KEY_ID_TYPE:
             # The token of any other type may be a secret: mask it in later logs.
             _register_secret(item.get("token"))
             continue
-        key_id = _check_key(item.get("token"), f"partner message item {index} token")
+        try:
+            key_id = _check_key(
+                item.get("token"), f"partner message item {index} token"
+            )
+        except InvalidAlertValue as error:
+            _reject(error, rejected, "github")
+            invalid += 1
+            continue
         where = item.get("url") or "an unknown location"
         keys.append(
             AlertedKey(
@@ -631,7 +724,7 @@ def _github_partner(items: list, digest: str) -> list[AlertedKey]:
                 ),
             )
         )
-    if not keys:
+    if not keys and not invalid:
         raise AlertIgnored(
             f"GitHub partner message has no item of type {GITHUB_KEY_ID_TYPE}; "
             "items of other types are not AccessKey IDs."
@@ -639,10 +732,15 @@ def _github_partner(items: list, digest: str) -> list[AlertedKey]:
     return _dedupe(keys)
 
 
-def parse_github(data: object, digest: str) -> list[AlertedKey]:
-    """Parse a GitHub secret scanning webhook, REST alert or partner message."""
+def parse_github(
+    data: object, digest: str, rejected: Rejections = None
+) -> list[AlertedKey]:
+    """Parse a GitHub secret scanning webhook, REST alert or partner message.
+
+    An invalid token in a partner message goes to ``rejected`` when it is a list.
+    """
     if isinstance(data, list):
-        return _github_partner(data, digest)
+        return _github_partner(data, digest, rejected)
     if not isinstance(data, dict):
         raise AlertFormatError(f"GitHub alert must be an object. {ACCEPTED_SHAPES}")
     alert = data.get("alert") if isinstance(data.get("alert"), dict) else data
@@ -719,8 +817,13 @@ def _looks_like_plain(data: object) -> bool:
     return False
 
 
-def parse_plain(data: object, digest: str) -> list[AlertedKey]:
-    """Parse ``{"access_key_id": ...}``, ``{"access_key_ids": [...]}``, lists, text."""
+def parse_plain(
+    data: object, digest: str, rejected: Rejections = None
+) -> list[AlertedKey]:
+    """Parse ``{"access_key_id": ...}``, ``{"access_key_ids": [...]}``, lists, text.
+
+    An invalid ID goes to ``rejected`` when it is a list.
+    """
     entries: list[tuple[object, str, dict]] = []
     if isinstance(data, str):
         words = [word for word in re.split(r"[\s,;]+", data) if word]
@@ -750,7 +853,11 @@ def parse_plain(data: object, digest: str) -> list[AlertedKey]:
                 entries.append((item, f"[{index}]", {}))
     keys = []
     for value, where, context in entries:
-        key_id = _check_key(value, where)
+        try:
+            key_id = _check_key(value, where)
+        except InvalidAlertValue as error:
+            _reject(error, rejected, "plain")
+            continue
         given_id = context.get("alert_id")
         alert_id = (
             _alert_id("alert", given_id) if isinstance(given_id, str | int) else None
@@ -774,7 +881,7 @@ def parse_plain(data: object, digest: str) -> list[AlertedKey]:
 
 # Dispatch.
 
-Parser = Callable[[Any, str], list[AlertedKey]]
+Parser = Callable[[Any, str, Rejections], list[AlertedKey]]
 _SHAPES: tuple[tuple[str, Callable[[Any], bool], Parser], ...] = (
     ("github", _looks_like_github, parse_github),
     ("sas", _looks_like_sas, parse_sas),
@@ -830,37 +937,88 @@ def parse_alert(
 
     ``source_hint`` (a kind from ``SOURCE_KINDS`` or an alias such as
     ``eventbridge``) selects the parser; without it the shape is detected. A list
-    whose items are alerts of any shape yields the keys of every item. Raises
-    ``AlertFormatError`` for a payload that names no key or is malformed, and
-    ``AlertIgnored`` for a valid alert that needs no response.
+    whose items are alerts of any shape yields the keys of every item. Entries
+    that name no valid ID are left out while at least one valid ID remains;
+    ``parse_alert_with_rejected`` returns them too. Raises ``AlertFormatError``
+    for a payload that names no valid key or is malformed, and ``AlertIgnored``
+    for a valid alert that needs no response.
+    """
+    return parse_alert_with_rejected(payload, source_hint).keys
+
+
+def parse_alert_with_rejected(
+    payload: bytes | str | dict | list, source_hint: str | None = None
+) -> ParsedAlert:
+    """Parse an alert like ``parse_alert`` and also return its rejected entries.
+
+    An entry is rejected when it should name an AccessKey ID and does not: an
+    invalid ID in ``access_key_ids``, a leak record without ``AccesskeyId``, an
+    item of a mixed list with no known shape. The valid keys of the alert still
+    get a response. Raises ``AlertFormatError`` when no valid key remains.
     """
     kind = normalize_source(source_hint)
     data = redact_payload(decode_payload(payload))
     digest = canonical_hash(data)
+    rejected: list[RejectedValue] = []
 
     if kind is not None:
-        return _PARSERS[kind](data, digest)
-
-    parser = _detect(data)
-    if parser is not None:
-        return parser(data, digest)
-
-    if isinstance(data, list) and data:
-        keys: list[AlertedKey] = []
-        for index, item in enumerate(data):
-            item_parser = _detect(item)
-            if item_parser is None:
-                raise AlertFormatError(
-                    f"item {index} of the alert list has no recognised shape. "
-                    + ACCEPTED_SHAPES
-                )
-            keys.extend(item_parser(item, digest))
-        return _dedupe(keys)
-
-    if isinstance(data, dict):
-        problem = f"alert object with fields {_field_names(data)} has no known shape"
-    elif isinstance(data, list):
-        problem = "alert list is empty"
+        keys = _PARSERS[kind](data, digest, rejected)
+    elif (parser := _detect(data)) is not None:
+        keys = parser(data, digest, rejected)
+    elif isinstance(data, list) and data:
+        keys = _parse_mixed_list(data, digest, rejected)
     else:
-        problem = f"alert payload is a JSON {type(data).__name__}"
-    raise AlertFormatError(f"{problem}. {ACCEPTED_SHAPES}")
+        if isinstance(data, dict):
+            problem = (
+                f"alert object with fields {_field_names(data)} has no known shape"
+            )
+        elif isinstance(data, list):
+            problem = "alert list is empty"
+        else:
+            problem = f"alert payload is a JSON {type(data).__name__}"
+        raise AlertFormatError(f"{problem}. {ACCEPTED_SHAPES}")
+
+    if not keys:
+        raise _no_valid_key(rejected)
+    return ParsedAlert(keys=keys, rejected=rejected)
+
+
+def _parse_mixed_list(
+    data: list, digest: str, rejected: list[RejectedValue]
+) -> list[AlertedKey]:
+    """Parse a list whose items are alerts of any shape, item by item.
+
+    An item with no known shape, or whose parser rejects it, is rejected. An
+    ignored item is skipped, and when every item is ignored the first one's
+    ``AlertIgnored`` is raised.
+    """
+    keys: list[AlertedKey] = []
+    ignored: list[AlertIgnored] = []
+    for index, item in enumerate(data):
+        where = f"item {index} of the alert list"
+        item_parser = _detect(item)
+        try:
+            if item_parser is None:
+                raise InvalidAlertValue(where, f"{where} has no recognised shape")
+            keys.extend(item_parser(item, digest, rejected))
+        except AlertIgnored as skipped:
+            ignored.append(skipped)
+        except InvalidAlertValue as error:
+            _reject(error, rejected, "plain")
+        except AlertFormatError as error:
+            problem = str(error).removesuffix(ACCEPTED_SHAPES).rstrip(" .")
+            _reject(InvalidAlertValue(where, f"{where}: {problem}"), rejected, "plain")
+    if not keys and not rejected and ignored:
+        raise ignored[0]
+    return _dedupe(keys)
+
+
+def _no_valid_key(rejected: list[RejectedValue]) -> AlertFormatError:
+    """Return the error for an alert whose every entry was rejected."""
+    if len(rejected) == 1:
+        return AlertFormatError(f"{rejected[0].problem}. {ACCEPTED_SHAPES}")
+    shown = "; ".join(item.problem for item in rejected[:5])
+    more = f"; and {len(rejected) - 5} more" if len(rejected) > 5 else ""
+    return AlertFormatError(
+        f"the alert names no valid AccessKey ID: {shown}{more}. {ACCEPTED_SHAPES}"
+    )

@@ -14,9 +14,11 @@ Run it with ``python -m deployments.receiver`` or ``akresponder receiver``::
    Anything else gets 401;
 2. limited in size (``--max-body-bytes``, 256 KiB by default, below Prefect's
    512 KiB limit on flow-run parameters): a larger body gets 413;
-3. parsed with ``akresponder.alerts.parse_alert``: a payload that names no
-   AccessKey ID gets 400 with the parser's message, an alert that needs no
-   response (a resolved GitHub alert) gets 200 with ``"ignored"``;
+3. parsed with ``akresponder.alerts.parse_alert_with_rejected``: a payload that
+   names no valid AccessKey ID gets 400 with the parser's message, an alert that
+   needs no response (a resolved GitHub alert) gets 200 with ``"ignored"``. The
+   reply's ``rejected`` lists the entries that are no valid ID, and the valid IDs
+   of the same alert still start;
 4. turned into a run of the alert-intake deployment through Prefect's REST API
    (``POST /api/deployments/{id}/create_flow_run``) with the payload, secrets
    masked, as the ``payload`` parameter and ``alert-intake-<alert id>-<hash of the
@@ -70,7 +72,7 @@ from akresponder.alerts import (
     canonical_hash,
     mask_payload,
     normalize_source,
-    parse_alert,
+    parse_alert_with_rejected,
 )
 
 logger = logging.getLogger("akresponder.receiver")
@@ -531,12 +533,13 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         if self.headers.get("X-GitHub-Event") == "ping":
             return 200, {"pong": True}, {}
         try:
-            keys = parse_alert(body, kind)
+            parsed = parse_alert_with_rejected(body, kind)
         except AlertIgnored as ignored:
             return 200, {"ignored": str(ignored)}, {"ignored": True}
         except AlertFormatError as error:
             raise ReceiverError(400, str(error)) from None
 
+        keys = parsed.keys
         alert_id, idempotency = _idempotency_key(keys)
         key_ids = [key.access_key_id for key in keys]
         parameters = {
@@ -552,6 +555,8 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             "flow_run_id": run_id,
             "flow_run_ids": [run_id],
             "duplicate": not created,
+            # Entries that are no valid AccessKey ID; the intake reports them too.
+            "rejected": [entry.problem for entry in parsed.rejected],
         }
         fields = {"alert_id": alert_id, "keys": ",".join(key_ids), "flow_run": run_id}
         return (202 if created else 200), reply, fields

@@ -1,7 +1,8 @@
 """The flow ``alert_intake``: turn an alert into responses, one per AccessKey.
 
 ``alert_intake(payload, source_hint)`` parses the payload with
-``akresponder.alerts.parse_alert`` and, for each AccessKey ID it names:
+``akresponder.alerts.parse_alert_with_rejected`` and, for each AccessKey ID it
+names:
 
 * skips a temporary STS key, which expires by itself and which RAM cannot disable;
 * attaches the alert to an existing incident when a response for the key is
@@ -55,6 +56,7 @@ from akresponder.alerts import (
     describe_sources,
     mask_payload,
     parse_alert,
+    parse_alert_with_rejected,
 )
 from akresponder.approvals import ApprovalSettings
 from akresponder.journal import default_state_dir
@@ -98,12 +100,18 @@ def busy_status(status: int) -> bool:
 
 
 class IntakeOutcome(BaseModel):
-    """The action the intake took for one AccessKey of the alert, and why."""
+    """The action the intake took for one AccessKey of the alert, and why.
+
+    A ``rejected`` outcome is an entry of the alert that is no valid AccessKey ID:
+    its ``access_key_id`` is empty, ``location`` is where it is in the payload
+    and ``reason`` what is wrong with it.
+    """
 
     access_key_id: str
     alert_id: str
     source_kind: str
-    action: Literal["started", "attached", "skipped", "failed"]
+    action: Literal["started", "attached", "skipped", "failed", "rejected"]
+    location: str = ""
     incident_id: str | None = None
     flow_run_id: str | None = None
     reason: str = ""
@@ -455,7 +463,8 @@ def render_outcomes(alert_id: str, outcomes: list[IntakeOutcome]) -> str:
     for item in outcomes:
         reason = item.reason.replace("|", "/")
         lines.append(
-            f"| {item.access_key_id} | {item.action} | {item.incident_id or '-'} | "
+            f"| {item.access_key_id or item.location} | {item.action} | "
+            f"{item.incident_id or '-'} | "
             f"{item.flow_run_id or '-'} | {reason} |"
         )
     summaries = [item.summary for item in outcomes if item.summary]
@@ -514,7 +523,7 @@ def alert_intake(
     redact.install()
     log = get_run_logger()
     try:
-        keys = parse_alert(payload, source_hint)
+        parsed = parse_alert_with_rejected(payload, source_hint)
     except AlertIgnored as ignored:
         log.info("Alert ignored: %s", ignored)
         return {"alert_id": None, "ignored": str(ignored), "outcomes": []}
@@ -532,6 +541,7 @@ def alert_intake(
         response_parameters["approval"] = approval.model_dump(
             mode="json", exclude_unset=True
         )
+    keys = parsed.keys
     alert_id = alert_id_of(keys)
     intake = Intake(
         response_deployment=response_deployment,
@@ -547,6 +557,23 @@ def alert_intake(
         response_deployment if intake.deployment_id else "(subflow)",
     )
     outcomes = [intake.handle(key) for key in keys]
+    for entry in parsed.rejected:
+        log.warning(
+            "Alert entry rejected alert_id=%s location=%s: %s",
+            alert_id,
+            entry.location,
+            entry.problem,
+        )
+        outcomes.append(
+            IntakeOutcome(
+                access_key_id="",
+                alert_id=alert_id,
+                source_kind=entry.source_kind,
+                action="rejected",
+                location=entry.location,
+                reason=entry.problem,
+            )
+        )
     create_markdown_artifact(
         key="alert-intake",
         markdown=render_outcomes(alert_id, outcomes),
@@ -661,7 +688,8 @@ def run_alert_cli(args: argparse.Namespace) -> int:
 
     Returns 0 when every key was started, attached or skipped (or the alert needs
     no response), 1 when a response failed to start, 2 for an unreadable or
-    unrecognised payload.
+    unrecognised payload or for an entry that is no valid AccessKey ID, after the
+    responses to the valid keys.
     """
     try:
         if args.payload == "-":
@@ -710,14 +738,20 @@ def run_alert_cli(args: argparse.Namespace) -> int:
     else:
         result = outcome
     print(f"Alert {result['alert_id']}")
-    failed = False
+    actions = {item["action"] for item in result["outcomes"]}
     for item in result["outcomes"]:
-        failed = failed or item["action"] == "failed"
-        print(
-            f"  {item['access_key_id']}: {item['action']}"
-            f" incident={item['incident_id'] or '-'}"
-            f" flow_run={item['flow_run_id'] or '-'}"
-        )
+        if item["action"] == "rejected":
+            print(f"  {item['location']}: rejected")
+        else:
+            print(
+                f"  {item['access_key_id']}: {item['action']}"
+                f" incident={item['incident_id'] or '-'}"
+                f" flow_run={item['flow_run_id'] or '-'}"
+            )
         if item["reason"]:
             print(f"    {item['reason']}")
-    return 1 if failed else 0
+    if "failed" in actions:
+        return 1
+    if "rejected" in actions:
+        return 2
+    return 0

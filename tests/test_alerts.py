@@ -414,3 +414,83 @@ def test_alert_id_of_whole_alert() -> None:
     assert alert_id_of(list(reversed(keys))) == combined
     with pytest.raises(ValueError, match="at least one key"):
         alert_id_of([])
+
+
+def test_parse_alert_invalid_id_keeps_valid_ones() -> None:
+    from akresponder.alerts import parse_alert_with_rejected
+
+    payload = {"access_key_ids": [APP_KEY, "AKIAIOSFODNN7EXAMPLE", CI_KEY]}
+
+    parsed = parse_alert_with_rejected(payload)
+
+    assert [key.access_key_id for key in parsed.keys] == [APP_KEY, CI_KEY]
+    assert len(parsed.rejected) == 1
+    assert parsed.rejected[0].location == "access_key_ids[1]"
+    assert "invalid AccessKey ID 'AKIAIOSFODNN7EXAMPLE'" in parsed.rejected[0].problem
+    assert [key.access_key_id for key in parse_alert(payload)] == [APP_KEY, CI_KEY]
+
+
+def test_parse_alert_rejected_secret_not_quoted() -> None:
+    from akresponder.alerts import parse_alert_with_rejected
+
+    pasted = "qqSecretPastedInKeyList00000001"
+
+    parsed = parse_alert_with_rejected({"access_key_ids": [pasted, APP_KEY]})
+
+    assert [key.access_key_id for key in parsed.keys] == [APP_KEY]
+    assert pasted not in parsed.rejected[0].problem
+    assert "looks like an AccessKeySecret" in parsed.rejected[0].problem
+
+
+def test_parse_alert_every_id_invalid() -> None:
+    with pytest.raises(AlertFormatError) as caught:
+        parse_alert({"access_key_ids": ["AKIAIOSFODNN7EXAMPLE", "not-a-key"]})
+
+    message = str(caught.value)
+    assert message.startswith("the alert names no valid AccessKey ID: ")
+    assert "access_key_ids[0]: invalid AccessKey ID 'AKIAIOSFODNN7EXAMPLE'" in message
+    assert "access_key_ids[1]: invalid AccessKey ID 'not-a-key'" in message
+
+
+@pytest.mark.parametrize(
+    ("payload", "location"),
+    [
+        ([APP_KEY, 42], "item 1 of the alert list"),
+        (
+            {"AccessKeyLeakList": [{"AccesskeyId": APP_KEY, "Id": 1}, {"Id": 2}]},
+            "Security Center leak record 1",
+        ),
+        (
+            [
+                {"token": APP_KEY, "type": "alibaba_cloud_access_key_id"},
+                {"token": "bad key", "type": "alibaba_cloud_access_key_id"},
+            ],
+            "partner message item 1 token",
+        ),
+        (
+            {
+                "alert_name": "a",
+                "fire_results": [{"accessKeyId": APP_KEY}, {"accessKeyId": "x-1"}],
+            },
+            "fire_results[1].accessKeyId",
+        ),
+    ],
+)
+def test_parse_alert_rejects_entry_per_shape(payload: object, location: str) -> None:
+    from akresponder.alerts import parse_alert_with_rejected
+
+    parsed = parse_alert_with_rejected(payload)  # type: ignore[arg-type]
+
+    assert [key.access_key_id for key in parsed.keys] == [APP_KEY]
+    assert [entry.location for entry in parsed.rejected] == [location]
+
+
+def test_parse_alert_mixed_list_skips_ignored_item() -> None:
+    resolved = load("github_secret_scanning_rest.json")
+    resolved["action"] = "resolved"
+
+    keys = parse_alert([resolved, {"access_key_id": CI_KEY}])
+
+    assert [key.access_key_id for key in keys] == [CI_KEY]
+    with pytest.raises(AlertIgnored):
+        parse_alert([resolved])

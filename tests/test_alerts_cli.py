@@ -125,3 +125,25 @@ def test_cli_alert_accepts_source_alias(
     err = capsys.readouterr().err
     assert status == 2
     assert "unknown alert source" not in err
+
+
+def test_cli_alert_invalid_id_others_respond(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    payload = tmp_path / "alert.json"
+    payload.write_text(
+        json.dumps({"access_key_ids": ["LTAI5tCLIALERT0000000002", "not-a-key"]})
+    )
+
+    with responder_emulator(monkeypatch):
+        status = main(
+            ["alert", str(payload), "--dry-run", "--state-dir", str(tmp_path)]
+        )
+
+    out = capsys.readouterr().out
+    assert status == 2
+    assert "LTAI5tCLIALERT0000000002: started incident=inc-" in out
+    assert "  access_key_ids[1]: rejected\n" in out
+    assert "access_key_ids[1]: invalid AccessKey ID 'not-a-key'" in out

@@ -317,3 +317,20 @@ def test_receiver_mixed_list_keeps_detection(receiver: AlertReceiver) -> None:
     assert run.parameters["source_hint"] is None
     keys = parse_alert(run.parameters["payload"], run.parameters["source_hint"])
     assert [key.access_key_id for key in keys] == ["LTAI5tCIDEPLOY000000001A", APP_KEY]
+
+
+def test_receiver_invalid_id_starts_valid_keys(receiver: AlertReceiver) -> None:
+    payload = {
+        "access_key_ids": [APP_KEY, "AKIAIOSFODNN7EXAMPLE"],
+        "alert_id": "receiver-test-rejected",
+    }
+
+    response = post(receiver, payload, headers=bearer())
+
+    assert response.status_code == 202
+    reply = response.json()
+    assert reply["access_key_ids"] == [APP_KEY]
+    assert len(reply["rejected"]) == 1
+    assert "access_key_ids[1]: invalid AccessKey ID" in reply["rejected"][0]
+    run = read_run(reply["flow_run_id"])
+    assert f"key:{APP_KEY}" in run.tags
