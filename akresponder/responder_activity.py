@@ -19,7 +19,14 @@ these hold:
   included.
 
 Matched events are left out of the findings and the lineage walk and counted in
-the report's coverage. The evidence bundle keeps them.
+the report's coverage. The evidence bundle keeps them. Reads are not journaled, so
+the responder's own triage reads still count towards detectors such as
+``enumeration_burst``.
+
+NOTE: a responder that assumes a role signs with a new STS key each session, and
+neither the journal nor the report records that key, so its calls never match.
+Undo marks a reverted step as skipped in the journal, so the original call then
+matches only through the report, when the report is in the state folder.
 """
 
 from __future__ import annotations

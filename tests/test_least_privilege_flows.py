@@ -1,6 +1,6 @@
 """Undo and the sweep run with only ``minimal_policy()`` and need no more than theirs.
 
-The responder user of the base scenario holds only the policy that
+The responder user of the base scenario has only the policy that
 ``akresponder policy`` prints. Undo reverts a containment, and the sweep assesses
 every key of the account. Each must complete, and the RAM actions of its calls in
 the emulator's request log must be inside the policy of that flow alone
