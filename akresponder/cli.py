@@ -296,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Parse an alert payload (Security Center, SLS, EventBridge, "
         "GitHub or plain) and start or attach a response for each AccessKey it "
         "names. Exit status: 0 done, 1 a response failed to start, 2 the payload "
-        "is unreadable or names no key.",
+        "is unreadable or an entry is no valid key, 3 a started or attached "
+        "response needs a person.",
     )
     add_alert_arguments(alert)
     receiver = commands.add_parser(

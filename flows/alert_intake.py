@@ -77,6 +77,10 @@ START_LOG_EVERY = 10
 # Prefect state types of a response that is still under way.
 ACTIVE_STATES = frozenset({"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"})
 _LOCK_NAME = re.compile(r"[^A-Za-z0-9._-]")
+# Exit statuses of ``akresponder alert``, the same as ``akresponder respond``'s.
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NEEDS_PERSON = 3
 
 
 class IntakeFailed(RuntimeError):
@@ -104,7 +108,10 @@ class IntakeOutcome(BaseModel):
 
     A ``rejected`` outcome is an entry of the alert that is no valid AccessKey ID:
     its ``access_key_id`` is empty, ``location`` is where it is in the payload
-    and ``reason`` what is wrong with it.
+    and ``reason`` what is wrong with it. For a started or attached response,
+    ``response_state`` is its Prefect state type (``COMPLETED``, ``PAUSED``...),
+    and ``response_path`` and ``response_complete`` are the report's path and
+    complete flag once it has finished. They are None while they are unknown.
     """
 
     access_key_id: str
@@ -112,6 +119,9 @@ class IntakeOutcome(BaseModel):
     source_kind: str
     action: Literal["started", "attached", "skipped", "failed", "rejected"]
     location: str = ""
+    response_state: str | None = None
+    response_path: str | None = None
+    response_complete: bool | None = None
     incident_id: str | None = None
     flow_run_id: str | None = None
     reason: str = ""
@@ -223,6 +233,77 @@ def find_recent_journal(
     if now - moment > window:
         return None
     return str(incident), f"incident journal {path.name} was updated at {updated}"
+
+
+_REPORT_PATH_LINE = re.compile(r"^- Path: \*\*(\w+)\*\*", re.MULTILINE)
+_REPORT_COMPLETE_LINE = re.compile(r"^- Complete: (yes|no)\b", re.MULTILINE)
+
+
+def response_from_artifact(
+    flow_run_id: UUID, access_key_id: str
+) -> tuple[str | None, bool | None]:
+    """Return the path and complete flag of a finished response run, or Nones.
+
+    They are read from the run's markdown artifact ``incident-<key>``, whose
+    ``- Path: **<path>**`` and ``- Complete: yes|no`` lines
+    ``akresponder.report.render_markdown`` writes. The artifact is in Prefect, so
+    this works for a run that a worker on another machine ran.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                key=ArtifactFilterKey(any_=[f"incident-{access_key_id.lower()}"]),
+            ),
+            limit=1,
+        )
+    if not artifacts or not isinstance(artifacts[0].data, str):
+        return None, None
+    path = _REPORT_PATH_LINE.search(artifacts[0].data)
+    complete = _REPORT_COMPLETE_LINE.search(artifacts[0].data)
+    return (
+        path.group(1) if path else None,
+        complete.group(1) == "yes" if complete else None,
+    )
+
+
+def response_from_report(
+    state_dir: Path, access_key_id: str, incident_id: str
+) -> tuple[str | None, bool | None]:
+    """Return the path and complete flag of an incident's report file, or Nones.
+
+    The response writes ``<key>.<incident>.report.json`` (``.dry-run.report.json``
+    for a dry run) under its state directory unless it was given another report
+    path. The newer of the two is read.
+    """
+    candidates = [
+        state_dir / f"{access_key_id}.{incident_id}{suffix}.report.json"
+        for suffix in ("", ".dry-run")
+    ]
+    existing = [path for path in candidates if path.is_file()]
+    if not existing:
+        return None, None
+    newest = max(existing, key=lambda path: path.stat().st_mtime)
+    try:
+        report = json.loads(newest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None, None
+    if not isinstance(report, dict):
+        return None, None
+    decision = report.get("decision")
+    path = decision.get("path") if isinstance(decision, dict) else None
+    complete = report.get("complete")
+    return (
+        path if isinstance(path, str) else None,
+        complete if isinstance(complete, bool) else None,
+    )
 
 
 def _deployment_id(name: str) -> UUID | None:
@@ -369,6 +450,11 @@ class Intake:
             outcome.flow_run_id = str(run.id)
             outcome.incident_id = _incident_from_tags(list(run.tags or []))
             outcome.reason = reason
+            outcome.response_state = run.state.type.value if run.state else None
+            if outcome.response_state == "COMPLETED":
+                outcome.response_path, outcome.response_complete = (
+                    response_from_artifact(run.id, key.access_key_id)
+                )
         elif tagged_runs:
             # The tagged runs failed, crashed, were cancelled or are old: start a
             # new response, which resumes from the journal.
@@ -382,6 +468,10 @@ class Intake:
                 return False
             outcome.action = "attached"
             outcome.incident_id, outcome.reason = journal
+        if outcome.response_path is None and outcome.incident_id:
+            outcome.response_path, outcome.response_complete = response_from_report(
+                self.state_dir, key.access_key_id, outcome.incident_id
+            )
         self.log.info(
             "Alert attached alert_id=%s access_key_id=%s incident=%s: %s",
             key.alert_id,
@@ -419,10 +509,14 @@ class Intake:
                 )
                 outcome.incident_id = tagged or incident
                 outcome.reason = f"started deployment {self.response_deployment}"
+                outcome.response_state = "SCHEDULED"
             else:
                 run_id, report = _start_as_subflow(parameters, run_tags)
                 decision = report.get("decision") or {}
                 reasons = decision.get("reasons") or [""]
+                outcome.response_state = "COMPLETED"
+                outcome.response_path = decision.get("path")
+                outcome.response_complete = bool(report.get("complete"))
                 outcome.reason = (
                     f"ran as a subflow (no deployment {self.response_deployment}): "
                     f"path {decision.get('path')}, "
@@ -686,10 +780,8 @@ def _approval_from_args(args: argparse.Namespace) -> ApprovalSettings | None:
 def run_alert_cli(args: argparse.Namespace) -> int:
     """Run ``alert_intake`` on a payload file and print one line per key.
 
-    Returns 0 when every key was started, attached or skipped (or the alert needs
-    no response), 1 when a response failed to start, 2 for an unreadable or
-    unrecognised payload or for an entry that is no valid AccessKey ID, after the
-    responses to the valid keys.
+    Returns 2 for an unreadable or unrecognised payload, and otherwise the
+    status ``exit_status`` derives from the outcomes.
     """
     try:
         if args.payload == "-":
@@ -738,20 +830,51 @@ def run_alert_cli(args: argparse.Namespace) -> int:
     else:
         result = outcome
     print(f"Alert {result['alert_id']}")
-    actions = {item["action"] for item in result["outcomes"]}
     for item in result["outcomes"]:
-        if item["action"] == "rejected":
-            print(f"  {item['location']}: rejected")
-        else:
-            print(
-                f"  {item['access_key_id']}: {item['action']}"
-                f" incident={item['incident_id'] or '-'}"
-                f" flow_run={item['flow_run_id'] or '-'}"
-            )
+        print(f"  {outcome_line(item)}")
         if item["reason"]:
             print(f"    {item['reason']}")
+    return exit_status(result["outcomes"])
+
+
+def outcome_line(item: dict[str, Any]) -> str:
+    """Return the one-line summary of an outcome that ``akresponder alert`` prints."""
+    if item["action"] == "rejected":
+        return f"{item['location']}: rejected"
+    line = (
+        f"{item['access_key_id']}: {item['action']}"
+        f" incident={item['incident_id'] or '-'}"
+        f" flow_run={item['flow_run_id'] or '-'}"
+    )
+    if item["action"] in ("started", "attached"):
+        state = item.get("response_state") or "unknown"
+        complete = {None: "-", True: "yes", False: "no"}[item.get("response_complete")]
+        line += (
+            f" state={state.lower()}"
+            f" path={item.get('response_path') or '-'}"
+            f" complete={complete}"
+        )
+    return line
+
+
+def exit_status(outcomes: list[dict[str, Any]]) -> int:
+    """Return the exit status of ``akresponder alert`` for the intake's outcomes.
+
+    The statuses are those of ``akresponder respond``: 1 when a response failed
+    to start, else 3 when a started or attached response needs a person (it
+    finished incomplete, or waits paused for an approval), else 2 when an entry
+    was rejected, else 0. A response still scheduled or running counts as 0.
+    """
+    actions = {item["action"] for item in outcomes}
     if "failed" in actions:
-        return 1
+        return EXIT_FAILED
+    for item in outcomes:
+        if item["action"] not in ("started", "attached"):
+            continue
+        if item.get("response_complete") is False:
+            return EXIT_NEEDS_PERSON
+        if item.get("response_state") == "PAUSED":
+            return EXIT_NEEDS_PERSON
     if "rejected" in actions:
-        return 2
+        return EXIT_USAGE
     return 0
