@@ -456,14 +456,16 @@ class Report(_Model):
             ):
                 continue
             key = undo.params["UserAccessKeyId"]
+            # The api and params stay, so the report still shows the call that
+            # would have reverted the step.
+            note = (
+                f"Step {deleted[key]} deleted AccessKey {key}, and a deleted "
+                "AccessKey cannot be enabled again; create a new key if one is "
+                "needed."
+            )
             self.actions[index] = action.model_copy(
                 update={
-                    "undo": UndoStep(
-                        reversible=False,
-                        note=f"Step {deleted[key]} deleted AccessKey {key}, and a "
-                        "deleted AccessKey cannot be enabled again; create a new "
-                        "key if one is needed.",
-                    )
+                    "undo": undo.model_copy(update={"reversible": False, "note": note})
                 }
             )
         return self
@@ -530,7 +532,10 @@ def write_report(report: Report | UndoReport, path: str | os.PathLike[str]) -> P
 
 
 class ReportError(ValueError):
-    """A file or dict that is not a readable akresponder report; names the fix."""
+    """A file or dict that is not a readable akresponder report.
+
+    The message names the file, the problem and the fix.
+    """
 
 
 _FIX = "give a report written by akresponder respond"
@@ -551,7 +556,7 @@ def load_report(source: str | os.PathLike[str] | dict[str, Any]) -> Report:
         data = _read_json(path)
     if not isinstance(data, dict):
         raise ReportError(
-            f"{origin} is not an akresponder report: it holds a JSON "
+            f"{origin} is not an akresponder report: it contains a JSON "
             f"{type(data).__name__}, not an object; {_FIX}"
         )
     if "source_report" in data and "decision" not in data:
@@ -576,7 +581,7 @@ def load_report(source: str | os.PathLike[str] | dict[str, Any]) -> Report:
 
 
 def _read_json(path: Path) -> Any:
-    """Parse the JSON file at ``path``; raise ``ReportError`` on any failure."""
+    """Parse the JSON file at ``path``, raising ``ReportError`` on any failure."""
     if path.is_dir():
         raise ReportError(
             f"report {path} is a folder, not a file; give the report's JSON file, "
