@@ -129,8 +129,8 @@ def test_cli_bad_key_exits_2(
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
-        (["--lookback-days", "0"], "lookback_days"),
-        (["--lookback-days", "9999"], "lookback_days"),
+        (["--lookback-days", "0"], "--lookback-days '0': expected a whole number"),
+        (["--lookback-days", "9999"], "from 1 to 90"),
         (["--incident-id", "../../etc/passwd"], "'../../etc/passwd'"),
         (["--incident-id=-x"], "incident_id"),
         (["--secret-sink", "file:"], "secret_sink"),
