@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     respond.add_argument(
         "--report",
         metavar="PATH",
-        help="where to write the JSON report (default: STATE_DIR/KEY.report.json)",
+        help="where to write the JSON report (default: STATE_DIR/KEY.report.json, "
+        "or STATE_DIR/KEY.dry-run.report.json for a dry run)",
     )
     respond.add_argument(
         "--state-dir",
@@ -243,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         "undo",
         help="revert the reversible changes of a response",
         description="Revert the reversible changes listed in a response report, "
-        "newest first, and write REPORT.undo.json.",
+        "newest first, and write REPORT.undo.json (REPORT.undo.2.json and so on "
+        "for later runs). A change that is reverted already is skipped.",
     )
     undo.add_argument("report", metavar="REPORT")
     undo.add_argument("--dry-run", action="store_true", help="plan and change nothing")
@@ -384,10 +386,10 @@ def _respond_request(args: argparse.Namespace) -> Any:
     if args.approval_timeout is not None:
         approval["timeout_seconds"] = args.approval_timeout
     try:
-        check_folder("--state-dir", state_dir, shown=args.state_dir or "")
+        check_folder("--state-dir", state_dir, typed_value=args.state_dir or "")
         check_output_file("--report", report)
         if sink.startswith("file:") and sink != "file:":
-            check_folder("--secret-sink", sink.removeprefix("file:"), shown=sink)
+            check_folder("--secret-sink", sink.removeprefix("file:"), typed_value=sink)
         return ResponseRequest(
             access_key_id=args.access_key_id,
             mode=args.mode,
@@ -462,7 +464,7 @@ def _run_undo(args: argparse.Namespace) -> int:
     try:
         load_report(args.report)
         report_folder = Path(args.report).expanduser().parent
-        check_folder("REPORT", report_folder, shown=args.report)
+        check_folder("REPORT", report_folder, typed_value=args.report)
         if args.state_dir:
             check_folder("--state-dir", args.state_dir)
     except ValueError as error:
@@ -527,11 +529,15 @@ def _sweep_setting_error(error: Any, args: argparse.Namespace) -> str:
     from akresponder.cli_checks import expected_range, option_error
     from akresponder.sweep import SweepSettings
 
-    given = {
+    option_values = {
         "users_per_batch": ("--users-per-batch", args.users_per_batch),
         "ram_calls_per_second": ("--ram-calls-per-second", args.ram_calls_per_second),
     }
-    options = {field: given[field] for field in given if given[field][1] is not None}
+    options = {
+        field: option
+        for field, option in option_values.items()
+        if option[1] is not None
+    }
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"])
     if field in options or not args.settings_file:

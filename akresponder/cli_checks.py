@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 
 class InvalidOption(ValueError):
-    """A command-line value that cannot work; the message names the fix."""
+    """A command-line value that cannot work. The message names the fix."""
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -28,14 +28,16 @@ def _nearest_existing(path: Path) -> Path:
     return current
 
 
-def check_folder(option: str, value: str | os.PathLike[str], shown: str = "") -> Path:
+def check_folder(
+    option: str, value: str | os.PathLike[str], typed_value: str = ""
+) -> Path:
     """Check that ``value`` is a folder, or can be created as one, and is writable.
 
-    ``shown`` is the value as the user typed it, such as ``file:out/secrets``,
+    ``typed_value`` is the value as the user typed it, such as ``file:out/secrets``,
     when it differs from the path. Returns the expanded path.
     """
     path = Path(value).expanduser()
-    text = shown or str(value)
+    text = typed_value or str(value)
     if path.exists() and not path.is_dir():
         raise InvalidOption(
             f"invalid {option} {text}: {path} is a file, not a folder; give a "
@@ -63,7 +65,7 @@ def check_output_file(option: str, value: str | os.PathLike[str]) -> Path:
             f"invalid {option} {value}: {path} is a folder; give a file path, such "
             f"as {path / 'report.json'}"
         )
-    check_folder(option, path.parent, shown=str(value))
+    check_folder(option, path.parent, typed_value=str(value))
     return path
 
 

@@ -48,7 +48,7 @@ class _StillAttached(RuntimeError):
 
 
 class _CannotRevert(RuntimeError):
-    """The target is gone, so the reverting call cannot succeed; a person decides."""
+    """The target no longer exists, so the reverting call cannot succeed."""
 
 
 def _reverted_already(
@@ -78,16 +78,16 @@ def _reverted_already(
         profile = ram_tasks.get_login_profile(
             connection, params["UserName"], incident=incident
         )
-        wanted = bool(params["MFABindRequired"])
+        expected = bool(params["MFABindRequired"])
         if profile is None:
             return (
                 f"{_ALREADY} {params['UserName']} has no console login any more, "
                 "so no MFA setting is left to change."
             )
-        if bool(profile.get("MFABindRequired")) == wanted:
+        if bool(profile.get("MFABindRequired")) == expected:
             return (
                 f"{_ALREADY} MFABindRequired of {params['UserName']} is "
-                f"{str(wanted).lower()}."
+                f"{str(expected).lower()}."
             )
         return None
     if api == "ram:DeletePolicy":

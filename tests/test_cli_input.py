@@ -177,7 +177,7 @@ def test_cli_undo_rejects_non_reports(
             "is an undo report, not a response report; give the report it was "
             "made from: /reports/report.json",
         ),
-        ([str(listed)], "it holds a JSON list, not an object"),
+        ([str(listed)], "it contains a JSON list, not an object"),
     ]
     for argv, expected in cases:
         line = _usage_error(["undo", *argv, "--auto-approve"], capsys, monkeypatch)

@@ -127,8 +127,10 @@ def test_undo_twice_writes_nothing(
         )
         assert first["report_path"] == str(tmp_path / "report.undo.json")
         assert second["report_path"] == str(tmp_path / "report.undo.2.json")
-        kept = json.loads((tmp_path / "report.undo.json").read_text())
-        assert [action["status"] for action in kept["actions"]] == ["done"] * 4
+        first_record = json.loads((tmp_path / "report.undo.json").read_text())
+        assert [action["status"] for action in first_record["actions"]] == (
+            ["done"] * 4
+        )
 
 
 def test_undo_rotation_skips_deleted_key(
