@@ -60,6 +60,7 @@ def investigate_after_containment(seconds: float) -> None:
         time.sleep(seconds)
 
 
+@pytest.mark.slow
 def test_inprocess_runner_frees_slot_after_containment(
     serve_in_process,  # noqa: F811 - the fixture imported above
 ) -> None:
