@@ -24,10 +24,14 @@ accepted shapes, with the field names their senders document:
   list of either, a list of IDs, or the IDs as text.
 
 Anything else raises ``AlertFormatError``, whose message names the problem and
-lists these shapes. A payload may carry an AccessKeySecret: ``redact_payload``
-masks values under secret-named fields (and registers them with
-``akresponder.redact`` so that log lines mask them too), and no message here
-quotes a payload value other than an AccessKey ID.
+lists these shapes. An entry that names no valid AccessKey ID (an invalid ID in
+``access_key_ids``, a leak record without one) is rejected while the alert's other
+keys are kept: ``parse_alert_with_rejected`` returns both.
+
+A payload may carry an AccessKeySecret: ``redact_payload`` masks values under
+secret-named fields (and registers them with ``akresponder.redact`` so that log
+lines mask them too), and no message here quotes a payload value other than an
+AccessKey ID.
 
 The functions are pure apart from that registration: no network, no files.
 """

@@ -611,7 +611,7 @@ def alert_intake(
     default answer still come from the settings block unless set here.
 
     Returns ``{"alert_id", "ignored", "outcomes": [IntakeOutcome as dict]}``.
-    Raises ``AlertFormatError`` when the payload names no key, and
+    Raises ``AlertFormatError`` when the payload names no valid key, and
     ``IntakeFailed`` after the artifact when a response failed to start.
     """
     redact.install()
