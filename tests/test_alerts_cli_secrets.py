@@ -45,7 +45,6 @@ def stored_with(marker: str) -> list[str]:
     return [text for text in texts if marker in text]
 
 
-@pytest.mark.slow
 def test_cli_alert_stores_no_payload_secret(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
