@@ -860,10 +860,11 @@ def outcome_line(item: dict[str, Any]) -> str:
 def exit_status(outcomes: list[dict[str, Any]]) -> int:
     """Return the exit status of ``akresponder alert`` for the intake's outcomes.
 
-    The statuses are those of ``akresponder respond``: 1 when a response failed
-    to start, else 3 when a started or attached response needs a person (it
-    finished incomplete, or waits paused for an approval), else 2 when an entry
-    was rejected, else 0. A response still scheduled or running counts as 0.
+    The statuses are those of ``akresponder respond``, checked in this order: 1
+    when a response failed to start, and 3 when a started or attached response
+    needs a person. It needs one when it finished incomplete or waits paused for
+    an approval. Then 2 when an entry was rejected, else 0. A response still
+    scheduled or running counts as 0.
     """
     actions = {item["action"] for item in outcomes}
     if "failed" in actions:
