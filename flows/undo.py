@@ -365,7 +365,13 @@ def undo_response(
         complete=not failed and not unapproved and not blocked,
     )
     target = _undo_path(undo_report_path, source_path, source, dry_run, state_dir)
-    written = write_report(undo_report, target)
+    try:
+        written = write_report(undo_report, target)
+    except OSError:
+        # Drop the empty file that reserved the name, so no blank record stays.
+        if target.exists() and target.stat().st_size == 0:
+            target.unlink()
+        raise
     log.info(
         "Undo report written incident=%s path=%s reverted=%d failed=%d",
         incident,
