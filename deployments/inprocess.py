@@ -70,14 +70,11 @@ _waiting_lock = threading.Lock()
 
 
 @contextmanager
-def waiting_for_other_runs() -> Iterator[None]:
-    """Mark the current flow run as blocked until other flow runs end.
+def _mark_current_run(marks: Counter[UUID]) -> Iterator[None]:
+    """Count the current flow run in ``marks`` while the block runs.
 
-    An ``InProcessRunner`` of this process does not count a marked run against
-    its ``limit``. Without the mark, a response that waits for the child runs of
-    its own deployment would hold the slot those runs need: with every slot taken
-    by such parents, no child would start until the parents time out. Outside a
-    flow run the mark does nothing.
+    The count is a nesting depth, so nested marks of one run end together with the
+    outermost. Outside a flow run nothing is counted.
     """
     from prefect.context import FlowRunContext
 
@@ -87,14 +84,28 @@ def waiting_for_other_runs() -> Iterator[None]:
         yield
         return
     with _waiting_lock:
-        _waiting[run_id] += 1
+        marks[run_id] += 1
     try:
         yield
     finally:
         with _waiting_lock:
-            _waiting[run_id] -= 1
-            if _waiting[run_id] <= 0:
-                del _waiting[run_id]
+            marks[run_id] -= 1
+            if marks[run_id] <= 0:
+                del marks[run_id]
+
+
+@contextmanager
+def waiting_for_other_runs() -> Iterator[None]:
+    """Mark the current flow run as blocked until other flow runs end.
+
+    An ``InProcessRunner`` of this process does not count a marked run against
+    its ``limit``. Without the mark, a response that waits for the child runs of
+    its own deployment would hold the slot those runs need: with every slot taken
+    by such parents, no child would start until the parents time out. Outside a
+    flow run the mark does nothing.
+    """
+    with _mark_current_run(_waiting):
+        yield
 
 
 def waiting_run_ids() -> set[UUID]:
@@ -120,22 +131,8 @@ def after_containment() -> Iterator[None]:
     of 50 keys was contained after 274 s. Outside a flow run the mark does
     nothing.
     """
-    from prefect.context import FlowRunContext
-
-    context = FlowRunContext.get()
-    run_id = context.flow_run.id if context and context.flow_run else None
-    if run_id is None:
+    with _mark_current_run(_contained):
         yield
-        return
-    with _waiting_lock:
-        _contained[run_id] += 1
-    try:
-        yield
-    finally:
-        with _waiting_lock:
-            _contained[run_id] -= 1
-            if _contained[run_id] <= 0:
-                del _contained[run_id]
 
 
 def contained_run_ids() -> set[UUID]:
