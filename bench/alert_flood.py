@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import secrets
 import shlex
 import shutil
@@ -532,16 +531,6 @@ def count_calls(
 # The benchmark: the production processes.
 
 
-def cpu_model() -> str:
-    """Read the CPU model name from /proc/cpuinfo, or fall back to ``platform``."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else platform.processor() or "unknown"
-
-
 def write_doc(result: FloodResult, rate: str, machine: str, command: str) -> None:
     """Replace (or add) the "Alert floods" section of docs/benchmarks.md."""
     statuses = ", ".join(
@@ -605,16 +594,7 @@ def write_doc(result: FloodResult, rate: str, machine: str, command: str) -> Non
         "was contained after 274 s at load average 0.7. A response past "
         "containment now leaves its slot to the next one.",
     ]
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(
-        rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL
-    )
-    section = f"{SECTION}\n\n" + "\n".join(lines) + "\n\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text.rstrip("\n") + "\n")
+    stack.write_doc_section(DOC, SECTION, lines)
 
 
 def _seconds(value: float | None) -> str:
@@ -669,7 +649,7 @@ def main() -> int:
     args = parser.parse_args()
     command = " ".join(shlex.quote(part) for part in ["python", *sys.argv])
     machine = (
-        f"{os.cpu_count()} CPUs ({cpu_model()}), Python "
+        f"{os.cpu_count()} CPUs ({stack.cpu_model()}), Python "
         f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at start"
     )
     work = Path(tempfile.mkdtemp(prefix="akresponder-flood-"))

@@ -11,6 +11,8 @@ because the Tea SDK ignores NO_PROXY.
 from __future__ import annotations
 
 import os
+import platform
+import re
 import signal
 import socket
 import subprocess
@@ -50,6 +52,30 @@ FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 
 class StackError(RuntimeError):
     """A child process did not start; the message names it and its log."""
+
+
+def cpu_model() -> str:
+    """Read the CPU model name from /proc/cpuinfo, or fall back to ``platform``."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else platform.processor() or "unknown"
+
+
+def write_doc_section(doc: Path, heading: str, lines: list[str]) -> None:
+    """Replace the section under ``heading`` in ``doc``, or append it at the end."""
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    pattern = re.compile(
+        rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL
+    )
+    section = f"{heading}\n\n" + "\n".join(lines) + "\n\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    doc.write_text(text.rstrip("\n") + "\n")
 
 
 def free_port() -> int:

@@ -622,22 +622,13 @@ def migrate_ephemeral_database(env: dict[str, str]) -> float:
 # Output.
 
 
-def cpu_model() -> str:
-    """Read the CPU model name from /proc/cpuinfo, or fall back to ``platform``."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else platform.processor() or "unknown"
-
-
 def machine() -> str:
     from importlib.metadata import version
 
     load = os.getloadavg()[0]
     return (
-        f"{os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs ({stack.cpu_model()}), "
+        f"Python {platform.python_version()}, "
         f"Prefect {version('prefect')}, load average {load:.1f} at start"
     )
 
@@ -745,16 +736,7 @@ def write_doc(summaries: list[Summary], machine_text: str, command: str) -> None
         "|---|---|---|---|---|---|---|---|---|---|",
         *(summary.row(machine_text, command) for summary in summaries),
     ]
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(
-        rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL
-    )
-    section = f"{SECTION}\n\n" + "\n".join(lines) + "\n\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text.rstrip("\n") + "\n")
+    stack.write_doc_section(DOC, SECTION, lines)
 
 
 def _environment_pair(text: str) -> tuple[str, str]:
