@@ -537,11 +537,12 @@ def write_doc(result: FloodResult, rate: str, machine: str, command: str) -> Non
         f"{count} x {status}" for status, count in sorted(result.statuses.items())
     )
     lines = [
-        f"{result.keys} SLS alerts for {result.keys} keys (one alert rule with group "
-        "evaluation: one fire time, one alert instance per key) and one other alert "
-        f"for the first key sent {result.repeats} times, all POSTed at once from "
-        "one thread each to `python -m deployments.receiver`, with a Prefect server "
-        "and `python -m deployments.serve` running. A fifth of the keys were never "
+        f"{result.keys} SLS alerts for {result.keys} keys and one other alert for "
+        f"the first key sent {result.repeats} times, all POSTed at once from one "
+        "thread each to `python -m deployments.receiver`. The 50 alerts come from "
+        "one alert rule with group evaluation, so they share one fire time and "
+        "each key has its own alert instance. A Prefect server and `python -m "
+        "deployments.serve` run beside the receiver. A fifth of the keys were never "
         "used (delete path), the others were used in the last 60 days (contain "
         "path when within the 30-day look-back). The responder holds only the "
         "minimal policy and no step waits for approval. The checks are in "

@@ -710,10 +710,10 @@ def _seconds(value: float | None) -> str:
 def write_doc(summaries: list[Summary], machine_text: str, command: str) -> None:
     """Replace (or add) the "Time to containment" section of docs/benchmarks.md."""
     lines = [
-        "From the SLS alert to the first call of the leaked key that the cloud "
-        "rejects, while the attack replay loops the `backdoor` playbook (four "
-        "writes and two reads per round, 0.1 s between rounds) with the leaked key "
-        "of the invictus-ir scenario. Each run has a fresh emulator. `cli` starts "
+        "The time from the SLS alert to the first call of the leaked key that the "
+        "cloud rejects. Meanwhile the attack replay loops the `backdoor` playbook "
+        "with the leaked key of the invictus-ir scenario: four writes and two reads "
+        "per round, 0.1 s between rounds. Each run has a fresh emulator. `cli` starts "
         "`akresponder respond KEY --auto-approve` at alert time (ephemeral Prefect, "
         "database already migrated). `served` POSTs the alert to `python -m "
         "deployments.receiver` with a Prefect server and `python -m "
