@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 
 class InvalidOption(ValueError):
-    """A command-line value that cannot work. The message names the fix."""
+    """An invalid command-line value. The message names the value and the fix."""
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -58,7 +58,7 @@ def check_folder(
 
 
 def check_output_file(option: str, value: str | os.PathLike[str]) -> Path:
-    """Check that a file can be written at ``value``: not a folder, parent usable."""
+    """Check that ``value`` is not a folder and its parent passes ``check_folder``."""
     path = Path(value).expanduser()
     if path.is_dir():
         raise InvalidOption(

@@ -599,8 +599,8 @@ def _read_json(path: Path) -> Any:
         ) from None
     except OSError as error:
         raise ReportError(
-            f"cannot read report {path}: {error.strerror or error}; check the path "
-            "and its permissions"
+            f"failed to read report {path}: {error.strerror or error}; check the "
+            "path and its permissions"
         ) from None
     try:
         return json.loads(text)

@@ -1,4 +1,4 @@
-"""Tell the responder's own recorded calls apart from the rest of a key's events.
+"""Identify the responder's own recorded calls among a key's events.
 
 A response records each change it makes (its ``api``, request ``params`` and the
 time ``at`` the step reached its status) in the incident journal
@@ -6,7 +6,7 @@ time ``at`` the step reached its status) in the incident journal
 the responder later investigates a key that made those calls, usually its own key,
 the calls look like an attacker's: a policy attached, a console login changed, a
 key created. ``ResponderActivity`` matches an event to a recorded call when all of
-these hold:
+these are true:
 
 * the event's AccessKey is a responder key: the key the investigation signs with,
   or the ``responder.access_key_id`` of a report in the state folder;
@@ -74,7 +74,7 @@ class ResponderActivity:
 
     calls: list[RecordedCall] = field(default_factory=list)
     access_key_ids: frozenset[str] = frozenset()
-    # Matched events: event id to eventName.
+    # Matched events, mapped from event id to eventName.
     matched: dict[str, str] = field(default_factory=dict)
 
     @classmethod

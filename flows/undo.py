@@ -2,8 +2,8 @@
 
 It reads a report written by ``respond_to_compromised_key`` and walks its actions
 in reverse order. Each ``done`` action whose ``undo`` is reversible is reverted
-with the recorded call after approval; a dry run plans the calls. Before each
-call the flow reads the target's current state, and a change that is reverted
+with the recorded call after approval, and a dry run only plans the calls. Before
+each call the flow reads the target's current state, and a change that is reverted
 already is skipped without a write, so running undo twice is safe. Actions that
 cannot be reverted (a deleted key, a created key) are listed with the reason and
 the manual step.
@@ -54,7 +54,7 @@ class _CannotRevert(RuntimeError):
 def _reverted_already(
     connection: CloudConnection, api: str, params: dict, incident: str
 ) -> str | None:
-    """Return why the target is in its reverted state already, or None.
+    """Return a detail saying why the target is already reverted, or None.
 
     Only read calls are made, so a second undo of the same report writes nothing.
     Raises ``_CannotRevert`` when the target no longer exists and the reverting
@@ -123,7 +123,7 @@ def _key_reverted(
 
 
 def _revert(connection: CloudConnection, api: str, params: dict, incident: str) -> str:
-    """Make the reverting call recorded in an action's ``undo``; return the outcome.
+    """Make the reverting call recorded in an action's ``undo`` and return a detail.
 
     An error that means the target is in the reverted state already, such as
     EntityNotExist on a detach or EntityAlreadyExists on an attach, counts as
@@ -300,7 +300,9 @@ def undo_response(
             next_steps.append(f"{action.step}: {error}")
             continue
         except (CloudError, KeyError) as error:
-            log.error("undo step=%s failed reading the state: %s", action.id, error)
+            log.error(
+                "undo step=%s: reading the target state failed: %s", action.id, error
+            )
             failed.append(action.id)
             results.append(_failed(base, error))
             continue
@@ -442,8 +444,8 @@ def _undo_path(
     if source_path is not None:
         base = source_path.with_name(source_path.name.removesuffix(".json") + stem)
     else:
-        # A report passed as a dict has no folder of its own: keep the undo report
-        # with the incident journals rather than in the caller's working directory.
+        # A report passed as a dict has no folder of its own, so the undo report
+        # goes with the incident journals, not the caller's working directory.
         folder = Path(state_dir).expanduser() if state_dir else default_state_dir()
         base = folder / f"{source.access_key_id}.{source.incident_id}{stem}"
     if dry_run:
