@@ -222,7 +222,7 @@ def minimal_policy(
     replaces the flows' tables with those tasks' declarations. ``deny_policy_name``
     must match the settings' ``deny_policy_name``, because ram:CreatePolicy and
     ram:DeletePolicy are allowed on that policy only. Every other action is allowed
-    on "*": one statement per service keeps the document readable.
+    on "*", in one statement per service so that the document stays readable.
     """
     if not _POLICY_NAME.match(deny_policy_name):
         raise ValueError(
