@@ -146,12 +146,16 @@ class AlertedKey(BaseModel):
 class RejectedValue(BaseModel):
     """An entry of the alert that should name an AccessKey ID but does not."""
 
-    location: str = Field(description="Where it is in the payload: access_key_ids[1].")
-    problem: str = Field(
-        description="What is wrong and the fix; quotes the value unless it looks "
-        "like a secret."
+    location: str = Field(
+        description="Place of the entry in the payload, such as access_key_ids[1]."
     )
-    source_kind: SourceKind = Field(description="Which sender's shape it came in.")
+    problem: str = Field(
+        description="What is wrong and the fix. It quotes the value unless the "
+        "value looks like a secret."
+    )
+    source_kind: SourceKind = Field(
+        description="Source kind whose shape the entry came in."
+    )
 
 
 class ParsedAlert(BaseModel):

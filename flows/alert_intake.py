@@ -106,12 +106,13 @@ def busy_status(status: int) -> bool:
 class IntakeOutcome(BaseModel):
     """The action the intake took for one AccessKey of the alert, and why.
 
-    A ``rejected`` outcome is an entry of the alert that is no valid AccessKey ID:
-    its ``access_key_id`` is empty, ``location`` is where it is in the payload
-    and ``reason`` what is wrong with it. For a started or attached response,
-    ``response_state`` is its Prefect state type (``COMPLETED``, ``PAUSED``...),
-    and ``response_path`` and ``response_complete`` are the report's path and
-    complete flag once it has finished. They are None while they are unknown.
+    A ``rejected`` outcome is an entry of the alert that is no valid AccessKey ID.
+    Its ``access_key_id`` is empty, ``location`` is the entry's place in the
+    payload and ``reason`` states what is wrong with it. For a started or
+    attached response, ``response_state`` is its Prefect state type
+    (``COMPLETED``, ``PAUSED``...), and ``response_path`` and
+    ``response_complete`` are the report's path and complete flag once it has
+    finished. They are None while they are unknown.
     """
 
     access_key_id: str
@@ -325,18 +326,18 @@ def _start_through_deployment(
     idempotency: str,
     log: logging.Logger | logging.LoggerAdapter,
 ) -> tuple[str, str | None]:
-    """Create the response run; return its id and the incident of its tags.
+    """Create the response run and return its id and the incident of its tags.
 
     A busy SQLite-backed Prefect server returns 503 at once when two writes
-    overlap, and the Prefect client waits 2, 4, 8, 16 and 32 s between its own
-    retries: one intake could then wait a minute while the attacker goes on. So
-    the client's retries are off here, and a busy status (429, 5xx) or a dropped
+    overlap, and the Prefect 3.9 client waits 2, 4, 8, 16 and 32 s between its own
+    retries, so one intake could wait a minute while the attacker goes on. The
+    client's retries are therefore off here, and a busy status (429, 5xx) or a dropped
     connection is retried after 0.1 to 2 s, for up to START_SECONDS. Meanwhile the
     in-process runner of ``deployments.serve`` starts no new runs, whose writes
     would make the retries fail too. The idempotency key makes a repeated create
-    return the same run. The run is not
-    linked as a subflow of the intake, because that link costs a task-run write
-    before the run exists. The intake's artifact and the run's tags link them.
+    return the same run. The run is not linked as a subflow of the intake, because
+    that link costs a task-run write before the run exists. The intake's artifact
+    and the run's tags link them.
     """
     import httpx
     from prefect.client.orchestration import get_client
@@ -608,7 +609,7 @@ def alert_intake(
     the same key attaches to it. ``dry_run``, ``state_dir``, ``settings_block``,
     ``credentials_block`` and ``approval`` are passed on to each response. Only
     the ``approval`` fields that were given are passed, so the timeout and its
-    default answer still come from the settings block unless set here.
+    ``on_timeout`` decision still come from the settings block unless set here.
 
     Returns ``{"alert_id", "ignored", "outcomes": [IntakeOutcome as dict]}``.
     Raises ``AlertFormatError`` when the payload names no valid key, and
@@ -741,15 +742,15 @@ def add_alert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--auto-approve",
         action="store_true",
-        help="answer yes to every approval of each response (delete keys, detach "
-        "policies)",
+        help="approve every approval request of each response (delete keys, "
+        "detach policies) without asking",
     )
     parser.add_argument(
         "--approval-timeout",
         type=int,
         metavar="SECONDS",
-        help="seconds a served response waits for an approval before its default "
-        "answer (default: the settings block's, else 3600)",
+        help="seconds a served response waits for an approval before its "
+        "on_timeout decision applies (default: the settings block's, else 3600)",
     )
 
 

@@ -122,7 +122,7 @@ def test_alert_intake_approval_pauses_response(
     seen: dict[str, Any] = {}
 
     def deny_when_paused() -> None:
-        """Record the journal while the response waits, then answer no."""
+        """Record the journal while the response waits, then deny the approval."""
         deadline = time.monotonic() + 60
         with get_client(sync_client=True) as client:
             while time.monotonic() < deadline:
