@@ -85,6 +85,9 @@ class RelatedResponses:
         self.approvals = approvals
         self.report_path = report_path
         self.log = log
+        # Minted keys that RAM no longer has: they need no response, so a next
+        # step asking a person to respond to them would only mislead.
+        self.gone_keys: set[str] = set()
 
     def run(self, related: list[RelatedCredential], next_steps: list[str]) -> None:
         """Start a child response for each minted key, after approval."""
@@ -114,7 +117,10 @@ class RelatedResponses:
             return
         for number, credential in enumerate(minted, start=1):
             credential.response = self._respond(credential, number)
-            if credential.response.status != "done":
+            if (
+                credential.response.status != "done"
+                and credential.access_key_id not in self.gone_keys
+            ):
                 next_steps.append(
                     f"Respond to AccessKey {credential.access_key_id} (created by the "
                     f"compromised credentials): {credential.response.detail}"
@@ -157,6 +163,7 @@ class RelatedResponses:
             )
         gone = self._gone(credential)
         if gone:
+            self.gone_keys.add(key)
             self.runner.record(
                 action_id, status=ActionStatus.SKIPPED, detail=gone, **common
             )

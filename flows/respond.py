@@ -208,28 +208,6 @@ def make_incident_id(access_key_id: str, now: datetime | None = None) -> str:
     return f"inc-{moment}-{access_key_id[-6:].lower()}"
 
 
-def steps_for_existing_keys(
-    steps: list[str], related: list[RelatedCredential]
-) -> list[str]:
-    """Drop the next steps about related keys that no longer exist.
-
-    A key that RAM no longer has (deleted, or its user deleted) needs no response,
-    so a step asking a person to respond to it only misleads. The actions and
-    the lineage still list it. ``flows.related`` words the skip of such a key
-    "Not started: AccessKey <id> ...".
-    """
-    deleted_keys = [
-        credential.access_key_id
-        for credential in related
-        if credential.response is not None
-        and credential.response.status == "skipped"
-        and credential.response.detail.startswith(
-            f"Not started: AccessKey {credential.access_key_id} "
-        )
-    ]
-    return [step for step in steps if not any(key in step for key in deleted_keys)]
-
-
 def _load_settings(name: str | None) -> ResponderSettings:
     if not name:
         return ResponderSettings()
@@ -485,7 +463,6 @@ class ResponseRun(PathSteps):
         )
         self.findings.extend(self.investigation.findings)
         self.related.extend(self.investigation.related_credentials)
-        steps: list[str] = []
         RelatedResponses(
             params=self.params,
             incident=self.incident,
@@ -500,10 +477,7 @@ class ResponseRun(PathSteps):
                 else None
             ),
             connection=self.connection,
-        ).run(self.investigation.related_credentials, steps)
-        self.next_steps.extend(
-            steps_for_existing_keys(steps, self.investigation.related_credentials)
-        )
+        ).run(self.investigation.related_credentials, self.next_steps)
 
     def _evidence_root(self) -> Path:
         """Return the evidence folder: the request's, the settings', or the default.

@@ -13,40 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from akresponder.report import ChildResponse, RelatedCredential
-from flows.respond import steps_for_existing_keys
 from tests.investigation_support import SCENARIOS, present, serve
 from tests.respond_support import APP_KEY, actions_by_id, respond
 
 B_KEY = "LTAI5tCHAINUSERB00000001"
 C_KEY = "LTAI5tCHAINUSERC00000001"
-
-
-def test_steps_for_existing_keys_drops_gone() -> None:
-    gone = RelatedCredential(
-        access_key_id=B_KEY,
-        relation="created-by-compromised-key",
-        response=ChildResponse(
-            status="skipped",
-            mode="delete",
-            detail=f"Not started: AccessKey {B_KEY} no longer exists, because "
-            "user svc-sync was deleted.",
-        ),
-    )
-    refused = RelatedCredential(
-        access_key_id=C_KEY,
-        relation="created-by-compromised-key",
-        response=ChildResponse(status="skipped", mode="delete", detail="No."),
-    )
-    steps = [
-        f"Respond to AccessKey {B_KEY} (created by the compromised credentials): x",
-        f"Respond to AccessKey {C_KEY} (created by the compromised credentials): No.",
-        "Rotate the key.",
-    ]
-
-    kept = steps_for_existing_keys(steps, [gone, refused])
-
-    assert kept == steps[1:]
 
 
 @pytest.mark.usefixtures("prefect_harness")
