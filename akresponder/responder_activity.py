@@ -36,13 +36,14 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from akresponder.analysis.events import parse_json_objects
+from akresponder.sweep import parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class ResponderActivity:
         matched = self.matches(
             str(record.get("eventName") or ""),
             str(identity.get("accessKeyId") or ""),
-            _parse_time(record.get("eventTime")),
+            parse_time(record.get("eventTime")),
             parameters,
         )
         if matched:
@@ -213,7 +214,7 @@ def _recorded_calls(document: dict[str, Any], origin: str) -> list[RecordedCall]
         if not isinstance(entry, dict) or entry.get("status") not in _CALLED_STATUSES:
             continue
         api = entry.get("api")
-        moment = _parse_time(entry.get("at"))
+        moment = parse_time(entry.get("at"))
         params = entry.get("params")
         if not isinstance(api, str) or ":" not in api or moment is None:
             continue
@@ -235,15 +236,3 @@ def _recorded_calls(document: dict[str, Any], origin: str) -> list[RecordedCall]
             )
         )
     return calls
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
