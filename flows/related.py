@@ -85,8 +85,8 @@ class RelatedResponses:
         self.approvals = approvals
         self.report_path = report_path
         self.log = log
-        # Minted keys that RAM no longer has: they need no response, so a next
-        # step asking a person to respond to them would only mislead.
+        # Minted keys that RAM no longer has. They need no response, so the run
+        # adds no next step for them.
         self.gone_keys: set[str] = set()
 
     def run(self, related: list[RelatedCredential], next_steps: list[str]) -> None:
