@@ -23,7 +23,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,8 +135,21 @@ def lookup_windows(
     return windows
 
 
+# BSS states billing dates and cycles in China Standard Time, so a day or month
+# of the bill starts at midnight UTC+8.
+BILLING_TIMEZONE = timezone(timedelta(hours=8), "UTC+8")
+
+
+def billing_time(moment: datetime) -> datetime:
+    """Convert ``moment`` to the bill's time zone, reading a naive time as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BILLING_TIMEZONE)
+
+
 def billing_cycles(start: datetime, end: datetime) -> list[str]:
     """Return the ``YYYY-MM`` billing cycles from ``start`` to ``end``, inclusive."""
+    start, end = billing_time(start), billing_time(end)
     cycles = []
     year, month = start.year, start.month
     while (year, month) <= (end.year, end.month):
@@ -791,8 +804,8 @@ def _daily_bills(
 
     days: dict[str, list[dict[str, Any]]] = {}
     failures = []
-    day = start.date()
-    while day <= end.date():
+    day = billing_time(start).date()
+    while day <= billing_time(end).date():
         text = day.isoformat()
         try:
             days[text] = bss_tasks.query_instance_bill.fn(

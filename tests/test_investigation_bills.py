@@ -55,7 +55,8 @@ def test_daily_bills_not_applicable_first_day_fails(
     days, failures = investigation._daily_bills(
         connect(served),
         datetime(2026, 12, 1, tzinfo=UTC),
-        datetime(2026, 12, 1, 20, tzinfo=UTC),
+        # 15:00 UTC is still 2026-12-01 in the bill's UTC+8, so one day is queried.
+        datetime(2026, 12, 1, 15, tzinfo=UTC),
         "inc-bills",
     )
 
@@ -96,3 +97,14 @@ def test_check_billing_skips_cycle_not_started(
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert errors == []
     assert "billing cycle not started in the cloud" in caplog.text
+
+
+def test_billing_days_follow_utc_plus_8() -> None:
+    # 2026-12-04T16:18Z is 2026-12-05 00:18 in UTC+8, the day BSS bills it on.
+    moment = datetime(2026, 12, 4, 16, 18, tzinfo=UTC)
+
+    assert investigation.billing_time(moment).date().isoformat() == "2026-12-05"
+    assert investigation.billing_cycles(moment, moment) == ["2026-12"]
+    assert investigation.billing_cycles(
+        datetime(2026, 11, 30, 16, tzinfo=UTC), datetime(2026, 11, 30, 16, tzinfo=UTC)
+    ) == ["2026-12"]
